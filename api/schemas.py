@@ -1,0 +1,119 @@
+"""Request and response bodies of the HTTP API (they make /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date_from: str | None = Field(None, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"])
+    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD")
+    categories: list[str] = Field(default_factory=list, description="arXiv categories; any matches", examples=[["cs.CV"]])
+    authors: list[str] = Field(default_factory=list, description="Full or last names; any matches")
+    paper_ids: list[str] = Field(default_factory=list, description="Restrict to these paper ids")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        import datetime as dt
+
+        if v is None:
+            return v
+        try:
+            dt.date.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a date in YYYY-MM-DD form") from None
+        return v
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(..., min_length=1, max_length=2000, description="English or Chinese")
+    k: int = Field(10, ge=1, le=100)
+    filters: Filters = Field(default_factory=Filters)
+    mode: Literal["hybrid", "dense", "bm25", "xling"] = "hybrid"
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query is blank")
+        return v
+
+
+class HitOut(BaseModel):
+    paper_id: str
+    arxiv_id: str | None
+    title: str
+    authors: list[str]
+    date: str | None
+    section: str
+    page: int
+    page_end: int
+    chunk_id: str
+    text: str
+    score: float
+    doc_kind: str
+    categories: list[str]
+    links: dict[str, str]
+
+
+class SearchResponse(BaseModel):
+    hits: list[HitOut]
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    paper_id: str
+    page: int
+    page_end: int
+    section: str
+    text: str
+    doc_kind: str
+    char_start: int
+    char_end: int
+
+
+class PaperOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    paper_id: str
+    arxiv_id: str | None = None
+    title: str
+    authors: list[str] = []
+    date: str | None = None
+    categories: list[str] = []
+    abstract: str = ""
+    links: dict[str, str] = {}
+    documents: list[str] = []
+    n_chunks: int = 0
+
+
+class PapersResponse(BaseModel):
+    papers: list[PaperOut]
+    total: int
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(default_factory=list, description="Files or folders on the server's disk")
+    arxiv_ids: list[str] = Field(default_factory=list, max_length=200)
+    arxiv_query: str | None = Field(None, max_length=500)
+    max: int = Field(20, ge=1, le=500, description="Most results for arxiv_query")
+
+
+class JobCreated(BaseModel):
+    job_id: str
+    status: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: dict[str, Any]
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: float
+    finished_at: float | None = None

@@ -1,0 +1,399 @@
+"""The library: one object that owns the data dir (lock, catalog, vector store, embedders).
+
+Everything that reads or writes indexed papers goes through it: the ingest pipeline writes
+documents with ``write``; the API and CLI search with ``search`` and read chunks and papers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperlens.errors import BadInput, NotFound, StoreLocked
+from paperlens.models import Chunk, Document, Hit, SearchFilters, author_keys, date_int, is_cjk_heavy
+from paperlens.settings import Settings
+
+from .catalog import Catalog, Completed
+from .embedder import Embedder
+from .sparse import Bm25Encoder
+from .store import BM25, DENSE, XLING, HybridQuery, ScoredRecord, Store, StoreFilter, StoredPoint, StoreSpec, SparseVec
+
+log = logging.getLogger(__name__)
+
+SPARSE_VERSION = "bm25-v1"
+UPSERT_BATCH = 256
+
+
+@dataclass
+class Pending:
+    """One document ready to be written: its chunks and the revision they belong to."""
+
+    doc: Document
+    chunks: list[Chunk]
+    rev: str
+
+
+@dataclass
+class WriteStats:
+    documents: int = 0
+    chunks: int = 0
+    xling_chunks: int = 0
+    replaced: list[str] = field(default_factory=list)  # paper ids whose older revision was replaced
+
+
+def fingerprint(settings: Settings, dense_dim: int, xling_dim: int, chunker_version: str) -> str:
+    """What built the vectors: any change here makes a different collection (never mixed)."""
+    spec = {
+        "embed_model": settings.embed_model,
+        "dense_dim": dense_dim,
+        "xling_model": settings.xling_model,
+        "xling_dim": xling_dim,
+        "chunker": chunker_version,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+        "sparse": SPARSE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class DataDirLock:
+    """An exclusive lock on the data dir: the embedded store belongs to one process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "paperlens.lock"
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            owner = self._fh.read().strip() or "another process"
+            self._fh.close()
+            raise StoreLocked(
+                f"the data dir {data_dir} is in use by {owner}. While `paperlens serve` runs, ingest "
+                "through its API (POST /api/ingest, or `paperlens ingest --server URL ...`), or stop it first.",
+                data_dir=str(data_dir),
+            ) from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()}")
+        self._fh.flush()
+
+    def release(self) -> None:
+        if not self._fh.closed:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+
+
+class Library:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chunker_version: str,
+        embedder: Embedder | None = None,
+        xling: Any | None = None,
+        store_factory: Callable[[StoreSpec], Store] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._lock = DataDirLock(settings.data_dir)
+        try:
+            self.embedder = embedder or Embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+            self.xling = xling if xling is not None else _load_xling(settings.xling_model)
+            xdim = self.xling.dim if self.xling else 0
+            self.fingerprint = fingerprint(settings, self.embedder.dim, xdim, chunker_version)
+            dims = {DENSE: self.embedder.dim}
+            if self.xling:
+                dims[XLING] = xdim
+            self.spec = StoreSpec(
+                name=f"{settings.collection}-{self.fingerprint}",
+                dense_dims=dims,
+                sparse_names=[BM25],
+                fingerprint=self.fingerprint,
+            )
+            self.store = (store_factory or (lambda spec: open_store(settings, spec)))(self.spec)
+            self.catalog = Catalog(settings.data_dir / f"catalog-{self.spec.name}.sqlite3")
+        except BaseException:
+            self._lock.release()
+            raise
+        self.bm25 = Bm25Encoder(avg_len=settings.chunk_tokens)
+        self._hidden: set[str] = set()
+        self._hidden_lock = threading.Lock()
+        self.recovered = self.recover()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Delete the points of revisions a killed process left pending or stale."""
+        unfinished = self.catalog.unfinished()
+        for paper_id, kind, rev in unfinished:
+            log.warning("removing unfinished revision %s of %s (%s) left by an interrupted ingest", rev, paper_id, kind)
+            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_kinds=[kind], revs=[rev]))
+        if unfinished:
+            self.store.flush()
+            pending_only = [(p, k) for p, k, rev in unfinished]
+            self.catalog.abandon(pending_only)
+            self.catalog.settle(pending_only)
+        return len(unfinished)
+
+    def close(self) -> None:
+        try:
+            self.store.flush()
+            self.store.close()
+            self.catalog.close()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------------------
+    def write(self, items: list[Pending], *, on_embedded: Callable[[int], None] | None = None) -> WriteStats:
+        """Embed and store several documents; each becomes visible only once all its points are in.
+
+        Chunks of all documents are embedded in one call so the length-sorted batches span papers.
+        """
+        items = [p for p in items if p.chunks]
+        stats = WriteStats()
+        if not items:
+            return stats
+        revs = [p.rev for p in items]
+        with self._hidden_lock:
+            self._hidden.update(revs)
+        self.catalog.begin([(p.doc.meta, p.doc.kind, p.rev, p.doc.source) for p in items])
+        try:
+            points = self._points(items, stats)
+            if on_embedded:
+                on_embedded(len(points))
+            for i in range(0, len(points), UPSERT_BATCH):
+                self.store.upsert(points[i : i + UPSERT_BATCH])
+            self.store.flush()
+        except BaseException:
+            # Leave nothing half-written behind; the catalog forgets the pending revisions.
+            for p in items:
+                self.store.delete(StoreFilter(paper_ids=[p.doc.meta.paper_id], doc_kinds=[p.doc.kind], revs=[p.rev]))
+            self.store.flush()
+            self.catalog.abandon([(p.doc.meta.paper_id, p.doc.kind) for p in items])
+            with self._hidden_lock:
+                self._hidden.difference_update(revs)
+            raise
+        stale_revs = self._stale_revs_of(items)
+        with self._hidden_lock:
+            self._hidden.update(stale_revs)  # the old revision disappears the moment the new one appears
+        stale = self.catalog.complete(
+            [
+                Completed(p.doc.meta, p.doc.kind, p.rev, p.doc.content_hash, len(p.chunks), p.doc.source, p.doc.warnings)
+                for p in items
+            ]
+        )
+        with self._hidden_lock:
+            self._hidden.difference_update(revs)
+        for paper_id, kind, old in stale:
+            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_kinds=[kind], revs=[old]))
+            stats.replaced.append(paper_id)
+        if stale:
+            self.store.flush()
+            self.catalog.settle([(p, k) for p, k, _ in stale])
+        with self._hidden_lock:
+            self._hidden.difference_update(stale_revs)
+        stats.documents = len(items)
+        stats.chunks = len(points)
+        return stats
+
+    def _stale_revs_of(self, items: list[Pending]) -> list[str]:
+        out = []
+        for p in items:
+            state = self.catalog.doc_state(p.doc.meta.paper_id, p.doc.kind)
+            if state and state.complete_rev and state.complete_rev != p.rev:
+                out.append(state.complete_rev)
+        return out
+
+    def _points(self, items: list[Pending], stats: WriteStats) -> list[StoredPoint]:
+        flat: list[tuple[Pending, Chunk, dict[str, Any]]] = []
+        for p in items:
+            paper = self._payload_meta(p.doc)
+            for c in p.chunks:
+                flat.append((p, c, paper))
+        dense_texts = [_dense_text(paper["title"], c) for _, c, paper in flat]
+        dense = self.embedder.encode(dense_texts)
+        xvecs: dict[int, np.ndarray] = {}
+        if self.xling:
+            idx = [i for i, (_, c, _) in enumerate(flat) if c.is_summary or c.lang == "zh"]
+            if idx:
+                vecs = self.xling.encode_passages([_dense_text(flat[i][2]["title"], flat[i][1]) for i in idx])
+                xvecs = {i: v for i, v in zip(idx, vecs)}
+        stats.xling_chunks += len(xvecs)
+        points = []
+        for i, (p, c, paper) in enumerate(flat):
+            vectors = {DENSE: dense[i].tolist()}
+            if i in xvecs:
+                vectors[XLING] = xvecs[i].tolist()
+            sparse = {BM25: self.bm25.encode_document(f"{c.section}\n{c.text}" if c.section else c.text)}
+            payload = {
+                **paper,
+                "chunk_id": c.chunk_id,
+                "doc_kind": c.doc_kind,
+                "rev": c.rev,
+                "index": c.index,
+                "text": c.text,
+                "section": c.section,
+                "page_start": c.page_start,
+                "page_end": c.page_end,
+                "char_start": c.char_start,
+                "char_end": c.char_end,
+                "is_summary": c.is_summary,
+                "lang": c.lang,
+            }
+            points.append(StoredPoint(id=c.chunk_id, dense=vectors, sparse=sparse, payload=payload))
+        return points
+
+    def _payload_meta(self, doc: Document) -> dict[str, Any]:
+        """Filterable paper fields, merged with what the catalog already knows of the paper (an
+        arXiv record's categories also filter the PDF's chunks)."""
+        m = doc.meta
+        known = self.catalog.paper(m.paper_id) or {}
+        authors = m.authors or known.get("authors") or []
+        categories = sorted(set(m.categories) | set(known.get("categories") or []))
+        date = known.get("date") or m.date
+        return {
+            "paper_id": m.paper_id,
+            "arxiv_id": m.arxiv_id or known.get("arxiv_id"),
+            "title": known.get("title") or m.title,
+            "authors": authors,
+            "author_keys": author_keys(authors),
+            "categories": categories,
+            "date": date,
+            "date_int": date_int(date),
+        }
+
+    # --- reading -------------------------------------------------------------------------------
+    def hidden_revs(self) -> list[str]:
+        with self._hidden_lock:
+            return sorted(self._hidden)
+
+    def store_filter(self, filters: SearchFilters | None) -> StoreFilter:
+        f = filters or SearchFilters()
+        df, dt = date_int(f.date_from), date_int(f.date_to)
+        if f.date_from and df is None:
+            raise BadInput(f"date_from {f.date_from!r} is not a date (YYYY-MM-DD)", field="filters.date_from")
+        if f.date_to and dt is None:
+            raise BadInput(f"date_to {f.date_to!r} is not a date (YYYY-MM-DD)", field="filters.date_to")
+        return StoreFilter(
+            paper_ids=list(f.paper_ids),
+            doc_kinds=list(f.doc_kinds),
+            categories=list(f.categories),
+            author_keys=author_keys(f.authors) if f.authors else [],
+            date_from=df,
+            date_to=dt,
+            exclude_revs=self.hidden_revs(),
+        )
+
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None, *, mode: str = "hybrid") -> list[Hit]:
+        """mode: 'hybrid' (dense + BM25 + cross-lingual, RRF), 'dense', 'bm25' or 'xling'."""
+        query = query.strip()
+        if not query:
+            raise BadInput("query is empty", field="query")
+        flt = self.store_filter(filters)
+        q = HybridQuery(filter=flt, limit=k, prefetch_limit=max(self.settings.search_prefetch, k))
+        zh = is_cjk_heavy(query)
+        # MiniLM has no Chinese: for a Chinese query its vector is noise, so the cross-lingual
+        # model and BM25 (character n-grams) carry it.
+        if mode in ("hybrid", "dense") and not (zh and self.xling and mode == "hybrid"):
+            q.dense[DENSE] = self.embedder.encode_query(query).tolist()
+        if mode in ("hybrid", "xling") and self.xling:
+            q.dense[XLING] = self.xling.encode_query(query).tolist()
+        if mode in ("hybrid", "bm25"):
+            sv = self.bm25.encode_query(query)
+            if sv.indices:
+                q.sparse[BM25] = sv
+        if not q.dense and not q.sparse:
+            return []
+        return self._hits(self.store.search(q))
+
+    def _hits(self, records: list[ScoredRecord]) -> list[Hit]:
+        metas = self.catalog.papers_meta(sorted({r.payload["paper_id"] for r in records}))
+        hits = []
+        for r in records:
+            p = r.payload
+            m = metas.get(p["paper_id"], {})
+            hits.append(
+                Hit(
+                    chunk_id=p["chunk_id"], paper_id=p["paper_id"],
+                    arxiv_id=m.get("arxiv_id") or p.get("arxiv_id"),
+                    title=m.get("title") or p.get("title", ""),
+                    authors=m.get("authors") or p.get("authors", []),
+                    date=m.get("date") or p.get("date"),
+                    section=p.get("section", ""), page=p.get("page_start", 0), page_end=p.get("page_end", 0),
+                    text=p["text"], score=float(r.score), doc_kind=p.get("doc_kind", ""),
+                    categories=m.get("categories") or p.get("categories", []),
+                    links=m.get("links") or {},
+                )
+            )
+        return hits
+
+    def chunk(self, chunk_id: str) -> dict[str, Any]:
+        recs = self.store.retrieve([chunk_id])
+        if not recs or recs[0].payload.get("rev") in self.hidden_revs():
+            raise NotFound(f"no chunk {chunk_id!r}", chunk_id=chunk_id)
+        return recs[0].payload
+
+    def paper_chunks(self, paper_id: str, kinds: list[str] | None = None) -> list[dict[str, Any]]:
+        """All visible chunks of a paper in document order."""
+        flt = StoreFilter(paper_ids=[paper_id], doc_kinds=kinds or [], exclude_revs=self.hidden_revs())
+        out: list[dict[str, Any]] = []
+        offset = None
+        while True:
+            page, offset = self.store.scroll(flt, limit=512, offset=offset)
+            out.extend(r.payload for r in page)
+            if offset is None:
+                break
+        order = {"metadata": 0, "digest": 1, "pdf": 2}
+        out.sort(key=lambda p: (order.get(p["doc_kind"], 9), p["index"]))
+        return out
+
+    def paper(self, paper_id: str) -> dict[str, Any]:
+        p = self.catalog.paper(paper_id)
+        if not p:
+            raise NotFound(f"no paper {paper_id!r}", paper_id=paper_id)
+        return p
+
+
+def _dense_text(title: str, c: Chunk) -> str:
+    # The title and section give a chunk the context a reader has; MiniLM truncates at 256 tokens,
+    # which the chunker's bound leaves room for.
+    head = " - ".join(x for x in (title, c.section) if x)
+    return f"{head}\n{c.text}" if head else c.text
+
+
+def _load_xling(name: str):
+    if not name:
+        return None
+    from .xling import XlingEmbedder
+
+    return XlingEmbedder(name)
+
+
+def open_store(settings: Settings, spec: StoreSpec) -> Store:
+    """Unset qdrant_url: the embedded engine on disk. A URL, ':memory:' or 'local:PATH': qdrant-client."""
+    if settings.qdrant_url:
+        from .client_store import ClientStore
+
+        return ClientStore(
+            settings.qdrant_url, spec, api_key=settings.qdrant_api_key,
+            shards=settings.qdrant_shards, replicas=settings.qdrant_replicas,
+        )
+    from .edge_store import EdgeStore
+
+    return EdgeStore(settings.data_dir / "qdrant-edge" / spec.name, spec)

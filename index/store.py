@@ -1,0 +1,129 @@
+"""The vector store interface, implemented twice:
+
+- ``EdgeStore`` (index/edge_store.py): Qdrant's engine in-process (qdrant-edge-py), on disk under
+  ``data_dir``, no server. The default: HNSW search in ~1 ms at 100k points, persistence in seconds,
+  where qdrant-client's local mode is brute-force numpy (131 ms/search at 100k, 600 points/s to disk).
+- ``ClientStore`` (index/client_store.py): qdrant-client against a Qdrant server or cluster (URL),
+  or its in-process local mode (':memory:' / a path) that speaks the same API, used in tests as the
+  stand-in for a server.
+
+Both take and return only the types below; the qdrant libraries stay inside their modules.
+The same test suite (tests/test_store_congruence.py) runs against both and compares results.
+
+Payload of every point (the chunk): see ``PAYLOAD_INDEXES`` for the indexed fields; also text,
+title, authors, date, section, page_start, page_end, char_start, char_end, links, is_summary, lang.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+DENSE = "dense"  # sentence-transformers chunk vector
+XLING = "xling"  # multilingual-e5 cross-lingual vector (summary chunks and Chinese chunks only)
+BM25 = "bm25"  # sparse BM25 vector, IDF applied by Qdrant (modifier=idf)
+
+# field -> "keyword" | "integer"
+PAYLOAD_INDEXES: dict[str, str] = {
+    "paper_id": "keyword",
+    "doc_kind": "keyword",
+    "rev": "keyword",
+    "arxiv_id": "keyword",
+    "categories": "keyword",
+    "author_keys": "keyword",
+    "date_int": "integer",
+}
+
+
+@dataclass
+class SparseVec:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class StoredPoint:
+    id: str  # uuid string
+    dense: dict[str, list[float]]  # vector name -> vector; a point may lack XLING
+    sparse: dict[str, SparseVec]
+    payload: dict[str, Any]
+
+
+@dataclass
+class StoreFilter:
+    """All conditions are ANDed; list conditions match when any value matches."""
+
+    paper_ids: list[str] = field(default_factory=list)
+    doc_kinds: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    author_keys: list[str] = field(default_factory=list)
+    date_from: int | None = None  # inclusive, YYYYMMDD
+    date_to: int | None = None  # inclusive, YYYYMMDD
+    revs: list[str] = field(default_factory=list)  # only these revisions
+    exclude_revs: list[str] = field(default_factory=list)  # hide these (documents being written)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.paper_ids or self.doc_kinds or self.categories or self.author_keys
+            or self.date_from is not None or self.date_to is not None or self.revs or self.exclude_revs
+        )
+
+
+@dataclass
+class HybridQuery:
+    """Each dense and sparse vector becomes one prefetch of `prefetch_limit` candidates, all under
+    `filter`; the store fuses them with reciprocal rank fusion (RRF) and returns `limit` results.
+    With a single retriever no fusion happens and its own scores are returned."""
+
+    dense: dict[str, list[float]] = field(default_factory=dict)
+    sparse: dict[str, SparseVec] = field(default_factory=dict)
+    filter: StoreFilter = field(default_factory=StoreFilter)
+    limit: int = 10
+    prefetch_limit: int = 60
+
+
+@dataclass
+class ScoredRecord:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass
+class StoreSpec:
+    """What a collection is built for. `fingerprint` names the embedding configuration; a store
+    refuses (FingerprintMismatch) to open a collection created with another one."""
+
+    name: str
+    dense_dims: dict[str, int]  # e.g. {"dense": 384, "xling": 384}
+    sparse_names: list[str]  # e.g. ["bm25"]
+    fingerprint: str
+
+
+class Store(Protocol):
+    spec: StoreSpec
+
+    def upsert(self, points: list[StoredPoint]) -> None: ...
+
+    def delete(self, flt: StoreFilter) -> None:
+        """Delete every point matching `flt` (must not be empty)."""
+
+    def search(self, query: HybridQuery) -> list[ScoredRecord]: ...
+
+    def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
+        """Points by id (score 0.0), in the order given; unknown ids are left out."""
+
+    def scroll(
+        self, flt: StoreFilter, limit: int = 256, offset: str | None = None
+    ) -> tuple[list[ScoredRecord], str | None]:
+        """A page of points matching `flt` ordered by id, and the offset of the next page (None at end)."""
+
+    def count(self, flt: StoreFilter | None = None) -> int: ...
+
+    def flush(self) -> None:
+        """Make everything written so far durable."""
+
+    def optimize(self) -> None:
+        """Build indexes after a bulk load (HNSW for the embedded engine; a no-op for a server)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,243 @@
+"""The `paperlens` command. Settings are read here, once, and passed down.
+
+    paperlens ingest PATH... [--arxiv ID ...] [--arxiv-query Q --max N] [--json] [--server URL]
+    paperlens search "query" [--k 10] [--json] [--date-from D] [--date-to D] [--category C] [--author A]
+    paperlens papers [--json]
+    paperlens serve [--host H] [--port P]
+    paperlens info
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from paperlens.errors import PaperlensError
+from paperlens.settings import Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paperlens", description="Search research papers, grounded in their full text.")
+    p.add_argument("--data-dir", help="overrides PAPERLENS_DATA_DIR")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="add PDFs, folders, arXiv metadata JSONL, digest pages or arXiv papers")
+    ing.add_argument("paths", nargs="*", help="PDF files, folders, .jsonl[.gz] metadata dumps, digest .md/.txt pages")
+    ing.add_argument("--arxiv", action="append", default=[], metavar="ID", help="arXiv id (repeatable, or comma-separated)")
+    ing.add_argument("--arxiv-query", metavar="QUERY", help="arXiv search query; downloads the matching papers")
+    ing.add_argument("--max", type=int, default=20, help="most results for --arxiv-query (default 20)")
+    ing.add_argument("--json", action="store_true", help="print the full report as JSON")
+    ing.add_argument("--server", metavar="URL", help="send the job to a running `paperlens serve` instead")
+
+    se = sub.add_parser("search", help="hybrid semantic + keyword search (English or Chinese)")
+    se.add_argument("query")
+    se.add_argument("--k", type=int, default=10)
+    se.add_argument("--json", action="store_true")
+    se.add_argument("--date-from")
+    se.add_argument("--date-to")
+    se.add_argument("--category", action="append", default=[])
+    se.add_argument("--author", action="append", default=[])
+    se.add_argument("--paper", action="append", default=[], help="restrict to paper ids")
+    se.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25", "xling"])
+    se.add_argument("--server", metavar="URL", help="search through a running `paperlens serve` instead")
+
+    pa = sub.add_parser("papers", help="list indexed papers")
+    pa.add_argument("--json", action="store_true")
+    pa.add_argument("--limit", type=int, default=100)
+
+    sv = sub.add_parser("serve", help="serve the HTTP API and the web UI")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=int)
+
+    sub.add_parser("info", help="show the configuration and index statistics")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    overrides: dict[str, Any] = {}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    try:
+        settings = load_settings(**overrides)
+        return _COMMANDS[args.command](args, settings)
+    except PaperlensError as exc:
+        print(f"paperlens: {exc.detail}", file=sys.stderr)
+        return 2 if exc.status < 500 else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from paperlens.ingest.pipeline import request_from
+
+    ids = [i.strip() for raw in args.arxiv for i in raw.split(",") if i.strip()]
+    request = request_from(args.paths, ids, args.arxiv_query, args.max)
+    if args.server:
+        report = _remote_ingest(args.server, request)
+    else:
+        report = _local_ingest(settings, request)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+    return 1 if report["counts"]["failed"] else 0
+
+
+def _local_ingest(settings: Settings, request) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from paperlens.ingest.pipeline import Ingestor, open_library
+
+    bar = tqdm(total=0, unit="item", desc="ingest", file=sys.stderr, disable=None)
+
+    def progress(ev: dict[str, Any]) -> None:
+        bar.total = max(ev["total"], bar.total or 0)
+        bar.n = ev["done"]
+        if ev["phase"] == "embedding":
+            bar.set_postfix_str(f"embedding {ev['chunks']} chunks")
+        else:
+            bar.set_postfix(ok=ev["ingested"] + ev["replaced"], same=ev["unchanged"], failed=ev["failed"])
+        bar.refresh()
+
+    with open_library(settings) as library:
+        report = Ingestor(library, settings, progress=progress).run(request)
+    bar.close()
+    return report.to_dict()
+
+
+def _remote_ingest(server: str, request) -> dict[str, Any]:
+    import time
+
+    import httpx
+
+    body = {
+        "paths": [str(p.resolve()) for p in request.paths], "arxiv_ids": request.arxiv_ids,
+        "arxiv_query": request.arxiv_query, "max": request.arxiv_max,
+    }
+    with httpx.Client(base_url=server, timeout=60) as client:
+        r = client.post("/api/ingest", json=body)
+        _raise_for_problem(r)
+        job_id = r.json()["job_id"]
+        while True:
+            job = client.get(f"/api/jobs/{job_id}").json()
+            if job["status"] in ("done", "failed"):
+                if job["status"] == "failed":
+                    raise PaperlensError(f"ingest job {job_id} failed: {job.get('error')}")
+                return job["report"]
+            time.sleep(0.5)
+
+
+def _raise_for_problem(r) -> None:
+    if r.status_code >= 400:
+        try:
+            detail = r.json().get("detail")
+        except ValueError:
+            detail = r.text
+        raise PaperlensError(f"server answered {r.status_code}: {detail}")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    c = report["counts"]
+    print(
+        f"ingested {c['ingested']}, replaced {c['replaced']}, unchanged {c['unchanged']}, "
+        f"skipped {c['skipped']}, failed {c['failed']}"
+    )
+    for status in ("skipped", "failed"):
+        for it in report[status]:
+            what = it.get("title") or it.get("paper_id") or ""
+            print(f"  {status}: {it['source']} {what} - {it['reason']}")
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from paperlens.models import SearchFilters
+
+    filters = SearchFilters(
+        date_from=args.date_from, date_to=args.date_to, categories=args.category,
+        authors=args.author, paper_ids=args.paper,
+    )
+    if args.server:
+        import httpx
+
+        r = httpx.post(
+            f"{args.server.rstrip('/')}/api/search", timeout=60,
+            json={"query": args.query, "k": args.k, "mode": args.mode, "filters": filters.__dict__},
+        )
+        _raise_for_problem(r)
+        hits = r.json()["hits"]
+    else:
+        from paperlens.ingest.pipeline import open_library
+
+        with open_library(settings) as library:
+            hits = [h.to_dict() for h in library.search(args.query, args.k, filters, mode=args.mode)]
+    if args.json:
+        print(json.dumps({"hits": hits}, ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no results")
+    for i, h in enumerate(hits, 1):
+        ident = h.get("arxiv_id") or h["paper_id"]
+        page = f"p.{h['page']}" if h["page"] else h.get("doc_kind", "")
+        print(f"{i:2}. {h['title'] or ident}  [{ident}, {h.get('date') or 'n.d.'}]  {h['section']} {page}  ({h['score']:.3f})")
+        text = " ".join(h["text"].split())
+        print(f"    {text[:240]}{'...' if len(text) > 240 else ''}")
+    return 0
+
+
+def _papers(args: argparse.Namespace, settings: Settings) -> int:
+    from paperlens.ingest.pipeline import open_library
+
+    with open_library(settings) as library:
+        papers = library.catalog.papers(limit=args.limit)
+    if args.json:
+        print(json.dumps({"papers": papers}, ensure_ascii=False, indent=2))
+    else:
+        for p in papers:
+            print(f"{p['paper_id']:28} {p.get('date') or '':10} {p['n_chunks']:5} chunks  {p.get('title', '')[:80]}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from paperlens.api.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    print(f"paperlens: serving on http://{host}:{port}", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    return 0
+
+
+def _info(args: argparse.Namespace, settings: Settings) -> int:
+    from paperlens.ingest.pipeline import open_library
+
+    with open_library(settings) as library:
+        info = {
+            "data_dir": str(settings.data_dir),
+            "store": settings.qdrant_url or "embedded (qdrant-edge)",
+            "collection": library.spec.name,
+            "embed_model": settings.embed_model,
+            "embed_device": library.embedder.device,
+            "xling_model": settings.xling_model or None,
+            "papers": library.catalog.count_papers(),
+            "chunks": library.store.count(),
+        }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+_COMMANDS = {"ingest": _ingest, "search": _search, "papers": _papers, "serve": _serve, "info": _info}
+
+if __name__ == "__main__":
+    sys.exit(main())

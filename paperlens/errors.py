@@ -1,0 +1,91 @@
+"""The one error hierarchy of paperlens.
+
+    PaperlensError                  every error we raise on purpose; carries a JSON-able problem
+    ├── BadInput                    the user's input is wrong (HTTP 400/422); names the input
+    │   ├── UnsupportedSource       a path/URL that no ingester understands
+    │   └── TooLarge                an upload or file over the configured limit (413)
+    ├── NotFound                    a paper / chunk / job id that does not exist (404)
+    ├── ParseError                  a document could not be parsed (file named, page when known)
+    ├── SourceError                 a remote source (arXiv) failed after retries
+    ├── StoreError                  the vector store failed or is misconfigured
+    │   ├── StoreLocked             another process owns the embedded store
+    │   └── FingerprintMismatch     the collection was built by another embedding configuration
+    └── ModelError                  an embedding model could not be loaded
+
+Third-party exceptions are translated at the boundary module that imports the library
+(ingest/pdf.py, index/edge_store.py, ...), so callers only ever see these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PaperlensError(Exception):
+    status = 500
+    title = "Internal error"
+    type_ = "about:blank"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        """RFC 9457 problem body; `extra` carries machine-readable context (field, path, ...)."""
+        body: dict[str, Any] = {
+            "type": self.type_,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadInput(PaperlensError):
+    status = 400
+    title = "Bad input"
+
+
+class UnsupportedSource(BadInput):
+    title = "Unsupported source"
+
+
+class TooLarge(BadInput):
+    status = 413
+    title = "Too large"
+
+
+class NotFound(PaperlensError):
+    status = 404
+    title = "Not found"
+
+
+class ParseError(PaperlensError):
+    status = 422
+    title = "Document could not be parsed"
+
+
+class SourceError(PaperlensError):
+    status = 502
+    title = "Source failed"
+
+
+class StoreError(PaperlensError):
+    status = 503
+    title = "Store error"
+
+
+class StoreLocked(StoreError):
+    title = "Store in use by another process"
+
+
+class FingerprintMismatch(StoreError):
+    status = 409
+    title = "Index built by another configuration"
+
+
+class ModelError(PaperlensError):
+    status = 503
+    title = "Model unavailable"

