@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request, UploadFile
+from fastapi import FastAPI, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 
-from paperlens.errors import BadInput, TooLarge
+from paperlens.errors import BadInput
 from paperlens.index.library import Library
 from paperlens.ingest.pipeline import IngestRequest as PipelineRequest
 from paperlens.ingest.pipeline import open_library
@@ -23,6 +23,7 @@ from paperlens.models import SearchFilters
 from paperlens.settings import Settings
 
 from . import problems
+from .deps import Jobs, Lib
 from .jobs import JobRunner
 from .schemas import (
     ChunkOut, IngestRequest, JobCreated, JobOut, PaperOut, PapersResponse, SearchRequest, SearchResponse,
@@ -48,17 +49,38 @@ class BodyLimit:
             resp = problems.problem(413, "Too large", f"request body over the limit of {self.max_bytes} bytes")
             return await resp(scope, receive, send)
         seen = 0
+        exceeded = False
+        started = False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise TooLarge(f"request body over the limit of {self.max_bytes} bytes")
+                    # Stop feeding the app (it sees a disconnect) and answer 413 ourselves: a
+                    # form parser would otherwise turn any error we raise into a vague 400.
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        return await self.app(scope, counted, send)
+        async def guarded(message):
+            nonlocal started
+            if exceeded and not started:
+                return  # the app's reaction to the cut-off body is replaced by the 413 below
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            resp = problems.problem(413, "Too large", f"request body over the limit of {self.max_bytes} bytes")
+            await resp(scope, receive, send)
 
 
 def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
@@ -84,15 +106,6 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 2**20)
-
-    def get_library(request: Request) -> Library:
-        return request.app.state.library
-
-    def get_jobs(request: Request) -> JobRunner:
-        return request.app.state.jobs
-
-    Lib = Annotated[Library, Depends(get_library)]
-    Jobs = Annotated[JobRunner, Depends(get_jobs)]
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -34,7 +34,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for e in exc.errors():
-            loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path")]
+            loc = [str(x) for x in e.get("loc", ())]
+            if loc and loc[0] in ("body", "query", "path", "header"):  # where, not which field
+                loc = loc[1:]
             errors.append({"field": ".".join(loc) or "body", "message": e.get("msg", "invalid")})
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem(422, "Invalid request", f"invalid field(s): {fields}", errors=errors)

@@ -185,6 +185,15 @@ class Catalog:
                 out.append((pid, kind, stale))
         return out
 
+    def complete_documents(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """(paper_id, kind) -> (complete revision, chunk count) of every completed document."""
+        return {
+            (pid, kind): (rev, n)
+            for pid, kind, rev, n in self._db.execute(
+                "SELECT paper_id, kind, complete_rev, n_chunks FROM documents WHERE complete_rev IS NOT NULL"
+            )
+        }
+
     def hidden_revs(self) -> list[str]:
         return [rev for _, _, rev in self.unfinished()]
 

@@ -7,6 +7,7 @@ encoded in length-sorted batches (sentence-transformers sorts within each call).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -82,6 +83,11 @@ class Embedder:
         tok = self._model.tokenizer
         fast = getattr(tok, "backend_tokenizer", None)  # the Rust tokenizer: ~10x faster per call
         if fast is not None:
+            # A copy without the truncation/padding a tokenizer.json may carry (MiniLM's pads to
+            # 128): a counter that saturates would let chunks overflow the model silently.
+            fast = copy.deepcopy(fast)
+            fast.no_truncation()
+            fast.no_padding()
             return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
         return lambda text: len(tok(text, add_special_tokens=False, truncation=False)["input_ids"])
 

@@ -26,7 +26,7 @@ from paperlens.settings import Settings
 from .catalog import Catalog, Completed
 from .embedder import Embedder
 from .sparse import Bm25Encoder
-from .store import BM25, DENSE, XLING, HybridQuery, ScoredRecord, Store, StoreFilter, StoredPoint, StoreSpec, SparseVec
+from .store import BM25, DENSE, XLING, HybridQuery, ScoredRecord, Store, StoreFilter, StoredPoint, StoreSpec
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,12 @@ class Library:
     def recover(self) -> int:
         """Delete the points of revisions a killed process left pending or stale."""
         unfinished = self.catalog.unfinished()
+        if unfinished:
+            log.warning(
+                "removing %d unfinished document revisions left by an interrupted ingest (e.g. %s)",
+                len(unfinished), ", ".join(f"{p} ({k})" for p, k, _ in unfinished[:3]),
+            )
         for paper_id, kind, rev in unfinished:
-            log.warning("removing unfinished revision %s of %s (%s) left by an interrupted ingest", rev, paper_id, kind)
             self.store.delete(StoreFilter(paper_ids=[paper_id], doc_kinds=[kind], revs=[rev]))
         if unfinished:
             self.store.flush()

@@ -19,9 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from paperlens.errors import BadInput, FingerprintMismatch
+
 DENSE = "dense"  # sentence-transformers chunk vector
 XLING = "xling"  # multilingual-e5 cross-lingual vector (summary chunks and Chinese chunks only)
 BM25 = "bm25"  # sparse BM25 vector, IDF applied by Qdrant (modifier=idf)
+
+# Reciprocal rank fusion constant, the same in every store so that they fuse identically.
+# 60 is the value of the original RRF paper (Qdrant's own default is 2, which lets one retriever's
+# top hit dominate).
+RRF_K = 60
 
 # field -> "keyword" | "integer"
 PAYLOAD_INDEXES: dict[str, str] = {
@@ -62,6 +69,25 @@ class StoreFilter:
     revs: list[str] = field(default_factory=list)  # only these revisions
     exclude_revs: list[str] = field(default_factory=list)  # hide these (documents being written)
 
+    def conditions(self) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
+        """(must, must_not) as engine-neutral (field, 'any' | 'range', values) triples; each store
+        translates them into its own filter objects."""
+        must: list[tuple[str, str, Any]] = [
+            (key, "any", list(values))
+            for key, values in (
+                ("paper_id", self.paper_ids),
+                ("doc_kind", self.doc_kinds),
+                ("categories", self.categories),
+                ("author_keys", self.author_keys),
+                ("rev", self.revs),
+            )
+            if values
+        ]
+        if self.date_from is not None or self.date_to is not None:
+            must.append(("date_int", "range", (self.date_from, self.date_to)))
+        must_not = [("rev", "any", list(self.exclude_revs))] if self.exclude_revs else []
+        return must, must_not
+
     def is_empty(self) -> bool:
         return not (
             self.paper_ids or self.doc_kinds or self.categories or self.author_keys
@@ -98,6 +124,46 @@ class StoreSpec:
     dense_dims: dict[str, int]  # e.g. {"dense": 384, "xling": 384}
     sparse_names: list[str]  # e.g. ["bm25"]
     fingerprint: str
+
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dense_dims": dict(self.dense_dims),
+            "sparse_names": list(self.sparse_names),
+            "fingerprint": self.fingerprint,
+        }
+
+    def check_saved(self, saved: dict[str, Any], where: str, **extra: Any) -> None:
+        """Raise FingerprintMismatch when a collection's saved spec is not this one."""
+        if (saved.get("fingerprint"), saved.get("dense_dims"), sorted(saved.get("sparse_names", []))) == (
+            self.fingerprint, dict(self.dense_dims), sorted(self.sparse_names)
+        ):
+            return
+        raise FingerprintMismatch(
+            f"{where} was built with fingerprint {saved.get('fingerprint')!r} (dense {saved.get('dense_dims')}, "
+            f"sparse {saved.get('sparse_names')}); this configuration is {self.fingerprint!r} (dense "
+            f"{self.dense_dims}, sparse {self.sparse_names}): rebuild the index or use another data dir / collection",
+            stored=saved.get("fingerprint"), wanted=self.fingerprint, **extra,
+        )
+
+
+def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any]]:
+    """(vector name, dense list or SparseVec) per vector of `query`, checked against the collection;
+    sparse vectors without terms are dropped."""
+    if not query.dense and not query.sparse:
+        raise BadInput("a search query needs at least one dense or sparse vector")
+    out: list[tuple[str, Any]] = []
+    for name, vec in query.dense.items():
+        if name not in spec.dense_dims:
+            raise BadInput(f"unknown dense vector {name!r}; collection {spec.name!r} has {sorted(spec.dense_dims)}")
+        out.append((name, vec.tolist() if hasattr(vec, "tolist") else vec))
+    for name, sv in query.sparse.items():
+        if name not in spec.sparse_names:
+            raise BadInput(f"unknown sparse vector {name!r}; collection {spec.name!r} has {spec.sparse_names}")
+        if sv.indices:
+            out.append((name, sv))
+    return out
 
 
 class Store(Protocol):
