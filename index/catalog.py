@@ -26,7 +26,8 @@ from paperlens.models import PaperMeta
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     paper_id      TEXT NOT NULL,
-    kind          TEXT NOT NULL,
+    kind          TEXT NOT NULL,  -- Document.key: 'pdf', 'metadata' or 'digest:<page file>'
+
     complete_rev  TEXT,
     pending_rev   TEXT,
     stale_rev     TEXT,
@@ -211,9 +212,10 @@ class Catalog:
         if not rows:
             self._db.execute("DELETE FROM papers WHERE paper_id=?", (paper_id,))
             return
-        by_kind = {kind: json.loads(meta) for kind, meta, _ in rows}
-        merged = merge_meta([by_kind[k] for k in _PRIORITY if k in by_kind])
-        kinds = [k for k in _PRIORITY if k in by_kind]
+        # The `kind` column holds the document key ('pdf', 'metadata', 'digest:<page>').
+        ranked = sorted(rows, key=lambda r: (_PRIORITY.index(r[0].split(":")[0]), r[0]))
+        merged = merge_meta([json.loads(meta) for _, meta, _ in ranked])
+        kinds = list(dict.fromkeys(key.split(":")[0] for key, _, _ in ranked))
         self._db.execute(
             "INSERT OR REPLACE INTO papers (paper_id, arxiv_id, title, date, meta, kinds, n_chunks, updated_at)"
             " VALUES (?,?,?,?,?,?,?,?)",

@@ -36,7 +36,7 @@ def check_consistency(library, max_problems: int = 20) -> IntegrityReport:
     unfinished = library.catalog.unfinished()
     if unfinished:
         report.problems.append(f"{len(unfinished)} unfinished revisions in the catalog: {unfinished[:3]}")
-    per_rev = Counter((p["paper_id"], p["doc_kind"], p["rev"]) for p in report.points.values())
+    per_rev = Counter((p["paper_id"], p["doc_key"], p["rev"]) for p in report.points.values())
     for (pid, kind, rev), n in per_rev.items():
         want = complete.get((pid, kind))
         if want is None or want[0] != rev:

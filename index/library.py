@@ -140,8 +140,8 @@ class Library:
                 "removing %d unfinished document revisions left by an interrupted ingest (e.g. %s)",
                 len(unfinished), ", ".join(f"{p} ({k})" for p, k, _ in unfinished[:3]),
             )
-        for paper_id, kind, rev in unfinished:
-            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_kinds=[kind], revs=[rev]))
+        for paper_id, key, rev in unfinished:
+            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_keys=[key], revs=[rev]))
         if unfinished:
             self.store.flush()
             pending_only = [(p, k) for p, k, rev in unfinished]
@@ -176,7 +176,7 @@ class Library:
         revs = [p.rev for p in items]
         with self._hidden_lock:
             self._hidden.update(revs)
-        self.catalog.begin([(p.doc.meta, p.doc.kind, p.rev, p.doc.source) for p in items])
+        self.catalog.begin([(p.doc.meta, p.doc.key, p.rev, p.doc.source) for p in items])
         try:
             points = self._points(items, stats)
             if on_embedded:
@@ -187,9 +187,9 @@ class Library:
         except BaseException:
             # Leave nothing half-written behind; the catalog forgets the pending revisions.
             for p in items:
-                self.store.delete(StoreFilter(paper_ids=[p.doc.meta.paper_id], doc_kinds=[p.doc.kind], revs=[p.rev]))
+                self.store.delete(StoreFilter(paper_ids=[p.doc.meta.paper_id], doc_keys=[p.doc.key], revs=[p.rev]))
             self.store.flush()
-            self.catalog.abandon([(p.doc.meta.paper_id, p.doc.kind) for p in items])
+            self.catalog.abandon([(p.doc.meta.paper_id, p.doc.key) for p in items])
             with self._hidden_lock:
                 self._hidden.difference_update(revs)
             raise
@@ -198,14 +198,14 @@ class Library:
             self._hidden.update(stale_revs)  # the old revision disappears the moment the new one appears
         stale = self.catalog.complete(
             [
-                Completed(p.doc.meta, p.doc.kind, p.rev, p.doc.content_hash, len(p.chunks), p.doc.source, p.doc.warnings)
+                Completed(p.doc.meta, p.doc.key, p.rev, p.doc.content_hash, len(p.chunks), p.doc.source, p.doc.warnings)
                 for p in items
             ]
         )
         with self._hidden_lock:
             self._hidden.difference_update(revs)
-        for paper_id, kind, old in stale:
-            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_kinds=[kind], revs=[old]))
+        for paper_id, key, old in stale:
+            self.store.delete(StoreFilter(paper_ids=[paper_id], doc_keys=[key], revs=[old]))
             stats.replaced.append(paper_id)
         if stale:
             self.store.flush()
@@ -219,7 +219,7 @@ class Library:
     def _stale_revs_of(self, items: list[Pending]) -> list[str]:
         out = []
         for p in items:
-            state = self.catalog.doc_state(p.doc.meta.paper_id, p.doc.kind)
+            state = self.catalog.doc_state(p.doc.meta.paper_id, p.doc.key)
             if state and state.complete_rev and state.complete_rev != p.rev:
                 out.append(state.complete_rev)
         return out
@@ -249,6 +249,7 @@ class Library:
                 **paper,
                 "chunk_id": c.chunk_id,
                 "doc_kind": c.doc_kind,
+                "doc_key": p.doc.key,
                 "rev": c.rev,
                 "index": c.index,
                 "text": c.text,

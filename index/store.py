@@ -34,6 +34,7 @@ RRF_K = 60
 PAYLOAD_INDEXES: dict[str, str] = {
     "paper_id": "keyword",
     "doc_kind": "keyword",
+    "doc_key": "keyword",
     "rev": "keyword",
     "arxiv_id": "keyword",
     "categories": "keyword",
@@ -62,6 +63,7 @@ class StoreFilter:
 
     paper_ids: list[str] = field(default_factory=list)
     doc_kinds: list[str] = field(default_factory=list)
+    doc_keys: list[str] = field(default_factory=list)  # Document.key: 'pdf', 'metadata', 'digest:<page>'
     categories: list[str] = field(default_factory=list)
     author_keys: list[str] = field(default_factory=list)
     date_from: int | None = None  # inclusive, YYYYMMDD
@@ -77,6 +79,7 @@ class StoreFilter:
             for key, values in (
                 ("paper_id", self.paper_ids),
                 ("doc_kind", self.doc_kinds),
+                ("doc_key", self.doc_keys),
                 ("categories", self.categories),
                 ("author_keys", self.author_keys),
                 ("rev", self.revs),
@@ -90,7 +93,7 @@ class StoreFilter:
 
     def is_empty(self) -> bool:
         return not (
-            self.paper_ids or self.doc_kinds or self.categories or self.author_keys
+            self.paper_ids or self.doc_kinds or self.doc_keys or self.categories or self.author_keys
             or self.date_from is not None or self.date_to is not None or self.revs or self.exclude_revs
         )
 

@@ -53,6 +53,7 @@ class ReportItem:
 @dataclass
 class Report:
     items: list[ReportItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about sources as a whole (e.g. a damaged page)
 
     def add(self, item: ReportItem) -> None:
         self.items.append(item)
@@ -67,7 +68,7 @@ class Report:
         groups: dict[str, list[dict[str, Any]]] = {s: [] for s in self.counts()}
         for it in self.items:
             groups[it.status].append(asdict(it))
-        return {"counts": self.counts(), **groups}
+        return {"counts": self.counts(), **groups, "warnings": self.warnings}
 
 
 @dataclass
@@ -196,11 +197,10 @@ class Ingestor:
         for doc in result.documents:
             self._accept(doc)
         if not result.documents:
-            self.report.add(
-                ReportItem("skipped", str(path), "digest", reason="no paper entries found", warnings=result.warnings)
-            )
-        elif result.warnings:
-            log.warning("%s: %s", path, "; ".join(result.warnings))
+            self.report.add(ReportItem("skipped", str(path), "digest", reason="no paper entries found"))
+        if result.warnings:
+            self.report.warnings.extend(f"{path.name}: {w}" for w in result.warnings)
+            log.info("%s: %d warnings, first: %s", path, len(result.warnings), result.warnings[0])
         self._tick(str(path))
 
     def _ingest_arxiv(self, request: IngestRequest) -> None:
@@ -281,7 +281,7 @@ class Ingestor:
             self.report.add(item)
             return
         rev = revision(doc)
-        state = self.library.catalog.doc_state(doc.meta.paper_id, doc.kind)
+        state = self.library.catalog.doc_state(doc.meta.paper_id, doc.key)
         if state and state.complete_rev == rev:
             item.status, item.chunks = "unchanged", state.n_chunks
             self.report.add(item)
@@ -320,7 +320,7 @@ class Ingestor:
         # different content) would race for the same catalog row: keep the last.
         unique: dict[tuple[str, str], tuple[Pending, ReportItem]] = {}
         for pending, item in batch:
-            key = (pending.doc.meta.paper_id, pending.doc.kind)
+            key = (pending.doc.meta.paper_id, pending.doc.key)
             if key in unique:
                 old_item = unique[key][1]
                 old_item.status, old_item.reason = "skipped", "superseded by a later record in this ingest"

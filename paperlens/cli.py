@@ -152,6 +152,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f"ingested {c['ingested']}, replaced {c['replaced']}, unchanged {c['unchanged']}, "
         f"skipped {c['skipped']}, failed {c['failed']}"
     )
+    if report.get("warnings"):
+        print(f"  {len(report['warnings'])} warnings about sources (e.g. text lost to a damaged encoding); "
+              "--json lists them all; first: " + report["warnings"][0][:200])
     for status in ("skipped", "failed"):
         for it in report[status]:
             what = it.get("title") or it.get("paper_id") or ""

@@ -105,6 +105,15 @@ class Document:
     warnings: list[str] = field(default_factory=list)  # e.g. image-only pages, hidden text dropped
     lang: str = "en"  # dominant language of the text: 'en' or 'zh'
 
+    @property
+    def key(self) -> str:
+        """Which document of the paper this is: one per kind, except digests, where each digest
+        page that covers the paper is its own document (two pages must not replace each other)."""
+        if self.kind != "digest":
+            return self.kind
+        page = self.source.split("#", 1)[0].replace("\\", "/").rsplit("/", 1)[-1]
+        return f"digest:{page}"
+
 
 @dataclass
 class Chunk:

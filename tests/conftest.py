@@ -44,3 +44,20 @@ def library(settings, embedder, xling):
     lib = open_library(settings, embedder=embedder, xling=xling)
     yield lib
     lib.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_library(tmp_path_factory, embedder, xling):
+    """The real corpus (31 PDFs, the odd PDFs and the 5 digest pages) ingested once per session
+    with the real models into the embedded store: (library, settings, report)."""
+    from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
+
+    root = corpus_path()
+    settings = make_settings(tmp_path_factory.mktemp("corpus") / "data")
+    lib = open_library(settings, embedder=embedder, xling=xling)
+    report = Ingestor(lib, settings).run(
+        IngestRequest(paths=[root / "pdfs", root / "pdfs_odd", root / "seeds"])
+    )
+    lib.store.optimize()
+    yield lib, settings, report
+    lib.close()
