@@ -111,6 +111,17 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", tags=["ops"])
+    def readyz(lib: Lib) -> dict[str, object]:
+        """The store answers and the models are loaded (the library opens them at start-up)."""
+        return {
+            "status": "ready",
+            "chunks": lib.store.count(),
+            "papers": lib.catalog.count_papers(),
+            "embed_model": lib.embedder.name,
+            "xling_model": lib.xling.name if lib.xling else None,
+        }
+
     @app.post("/api/search", response_model=SearchResponse, tags=["search"])
     def search(body: SearchRequest, lib: Lib) -> SearchResponse:
         f = body.filters

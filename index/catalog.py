@@ -186,6 +186,14 @@ class Catalog:
                 out.append((pid, kind, stale))
         return out
 
+    def papers_from_source(self, name: str) -> list[str]:
+        """Paper ids of completed documents whose source path ends with `name` (a file name)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT paper_id FROM documents WHERE complete_rev IS NOT NULL AND (source = ? OR source LIKE ?)",
+            (name, f"%/{name}"),
+        )
+        return [r[0] for r in rows]
+
     def complete_documents(self) -> dict[tuple[str, str], tuple[str, int]]:
         """(paper_id, kind) -> (complete revision, chunk count) of every completed document."""
         return {

@@ -130,21 +130,23 @@ class ClientStore:
     # -- reading ---------------------------------------------------------------------------
 
     def search(self, query: HybridQuery) -> list[ScoredRecord]:
-        queries = [(_sparse(v) if isinstance(v, SparseVec) else v, name) for name, v in retrievers(query, self.spec)]
+        queries = [
+            (_sparse(v) if isinstance(v, SparseVec) else v, name, _filter(f)) for name, v, f in retrievers(query, self.spec)
+        ]
         if not queries:
             return []
         flt = _filter(query.filter)
         with self._errors("search"):
             if len(queries) == 1:
-                vector, using = queries[0]
+                vector, using, own = queries[0]
                 response = self._client.query_points(
-                    self.spec.name, query=vector, using=using, query_filter=flt, limit=query.limit,
+                    self.spec.name, query=vector, using=using, query_filter=own, limit=query.limit,
                     with_payload=True, with_vectors=False,
                 )
             else:
                 prefetch = [
-                    qm.Prefetch(query=vector, using=using, filter=flt, limit=query.prefetch_limit)
-                    for vector, using in queries
+                    qm.Prefetch(query=vector, using=using, filter=own, limit=query.prefetch_limit)
+                    for vector, using, own in queries
                 ]
                 response = self._client.query_points(
                     self.spec.name, prefetch=prefetch, query=qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),

@@ -88,16 +88,16 @@ class EdgeStore:
     # -- reading ---------------------------------------------------------------------------
 
     def search(self, query: HybridQuery) -> list[ScoredRecord]:
-        queries = [_nearest(name, vec) for name, vec in retrievers(query, self.spec)]
+        queries = [(_nearest(name, vec), _filter(f)) for name, vec, f in retrievers(query, self.spec)]
         if not queries:
             return []
         flt = _filter(query.filter)
         if len(queries) == 1:
             request = qe.QueryRequest(
-                limit=query.limit, query=queries[0], filter=flt, with_payload=True, with_vector=False
+                limit=query.limit, query=queries[0][0], filter=queries[0][1], with_payload=True, with_vector=False
             )
         else:
-            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=flt) for q in queries]
+            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=f) for q, f in queries]
             request = qe.QueryRequest(
                 limit=query.limit, query=qe.Fusion.Rrf(k=RRF_K), prefetches=prefetches,
                 filter=flt, with_payload=True, with_vector=False,

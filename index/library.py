@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -311,21 +311,33 @@ class Library:
         if not query:
             raise BadInput("query is empty", field="query")
         flt = self.store_filter(filters)
-        q = HybridQuery(filter=flt, limit=k, prefetch_limit=max(self.settings.search_prefetch, k))
+        cap = self.settings.search_max_chunks_per_paper
+        # Fetch more than k when chunks per paper are capped, so k hits remain after the cap.
+        limit = k * 3 if cap else k
+        q = HybridQuery(filter=flt, limit=limit, prefetch_limit=max(self.settings.search_prefetch, limit))
         zh = is_cjk_heavy(query)
         # MiniLM has no Chinese: for a Chinese query its vector is noise, so the cross-lingual
         # model and BM25 (character n-grams) carry it.
         if mode in ("hybrid", "dense") and not (zh and self.xling and mode == "hybrid"):
             q.dense[DENSE] = self.embedder.encode_query(query).tolist()
         if mode in ("hybrid", "xling") and self.xling:
-            q.dense[XLING] = self.xling.encode_query(query).tolist()
+            xq = self.xling.encode_query(query).tolist()
+            q.dense[XLING] = xq
+            if mode == "hybrid":
+                # The other language gets a lane of its own: e5 prefers same-language text, so
+                # without it a Chinese query sees only Chinese digests, never the English paper.
+                other = replace(flt, langs=["en" if zh else "zh"])
+                q.lanes.append((XLING, xq, other))
         if mode in ("hybrid", "bm25"):
             sv = self.bm25.encode_query(query)
             if sv.indices:
                 q.sparse[BM25] = sv
         if not q.dense and not q.sparse:
             return []
-        return self._hits(self.store.search(q))
+        records = self.store.search(q)
+        if cap:
+            records = _cap_per_paper(records, cap)
+        return self._hits(records[:k])
 
     def _hits(self, records: list[ScoredRecord]) -> list[Hit]:
         metas = self.catalog.papers_meta(sorted({r.payload["paper_id"] for r in records}))
@@ -373,6 +385,19 @@ class Library:
         if not p:
             raise NotFound(f"no paper {paper_id!r}", paper_id=paper_id)
         return p
+
+
+def _cap_per_paper(records: list[ScoredRecord], cap: int) -> list[ScoredRecord]:
+    """Keep at most `cap` chunks of any one paper, in rank order: a list of hits should show
+    several papers, not one paper's neighbouring chunks."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in records:
+        pid = r.payload["paper_id"]
+        if seen.get(pid, 0) < cap:
+            seen[pid] = seen.get(pid, 0) + 1
+            out.append(r)
+    return out
 
 
 def _dense_text(title: str, c: Chunk) -> str:

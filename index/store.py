@@ -39,6 +39,7 @@ PAYLOAD_INDEXES: dict[str, str] = {
     "arxiv_id": "keyword",
     "categories": "keyword",
     "author_keys": "keyword",
+    "lang": "keyword",
     "date_int": "integer",
 }
 
@@ -68,6 +69,7 @@ class StoreFilter:
     author_keys: list[str] = field(default_factory=list)
     date_from: int | None = None  # inclusive, YYYYMMDD
     date_to: int | None = None  # inclusive, YYYYMMDD
+    langs: list[str] = field(default_factory=list)  # chunk language: 'en' / 'zh'
     revs: list[str] = field(default_factory=list)  # only these revisions
     exclude_revs: list[str] = field(default_factory=list)  # hide these (documents being written)
 
@@ -82,6 +84,7 @@ class StoreFilter:
                 ("doc_key", self.doc_keys),
                 ("categories", self.categories),
                 ("author_keys", self.author_keys),
+                ("lang", self.langs),
                 ("rev", self.revs),
             )
             if values
@@ -93,7 +96,7 @@ class StoreFilter:
 
     def is_empty(self) -> bool:
         return not (
-            self.paper_ids or self.doc_kinds or self.doc_keys or self.categories or self.author_keys
+            self.paper_ids or self.doc_kinds or self.doc_keys or self.categories or self.author_keys or self.langs
             or self.date_from is not None or self.date_to is not None or self.revs or self.exclude_revs
         )
 
@@ -107,6 +110,9 @@ class HybridQuery:
     dense: dict[str, list[float]] = field(default_factory=dict)
     sparse: dict[str, SparseVec] = field(default_factory=dict)
     filter: StoreFilter = field(default_factory=StoreFilter)
+    # Extra retrievers with their own, narrower filter: (vector name, dense list or SparseVec, filter).
+    # paperlens uses one to give the other language its own lane in the fusion.
+    lanes: list[tuple[str, Any, StoreFilter]] = field(default_factory=list)
     limit: int = 10
     prefetch_limit: int = 60
 
@@ -151,21 +157,25 @@ class StoreSpec:
         )
 
 
-def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any]]:
-    """(vector name, dense list or SparseVec) per vector of `query`, checked against the collection;
-    sparse vectors without terms are dropped."""
-    if not query.dense and not query.sparse:
+def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any, StoreFilter]]:
+    """(vector name, dense list or SparseVec, filter) per retriever of `query`, checked against the
+    collection; sparse vectors without terms are dropped."""
+    if not query.dense and not query.sparse and not query.lanes:
         raise BadInput("a search query needs at least one dense or sparse vector")
-    out: list[tuple[str, Any]] = []
-    for name, vec in query.dense.items():
-        if name not in spec.dense_dims:
-            raise BadInput(f"unknown dense vector {name!r}; collection {spec.name!r} has {sorted(spec.dense_dims)}")
-        out.append((name, vec.tolist() if hasattr(vec, "tolist") else vec))
-    for name, sv in query.sparse.items():
-        if name not in spec.sparse_names:
-            raise BadInput(f"unknown sparse vector {name!r}; collection {spec.name!r} has {spec.sparse_names}")
-        if sv.indices:
-            out.append((name, sv))
+    wanted = [(n, v, query.filter) for n, v in query.dense.items()]
+    wanted += [(n, v, query.filter) for n, v in query.sparse.items()]
+    wanted += list(query.lanes)
+    out: list[tuple[str, Any, StoreFilter]] = []
+    for name, vec, flt in wanted:
+        if isinstance(vec, SparseVec):
+            if name not in spec.sparse_names:
+                raise BadInput(f"unknown sparse vector {name!r}; collection {spec.name!r} has {spec.sparse_names}")
+            if vec.indices:
+                out.append((name, vec, flt))
+        else:
+            if name not in spec.dense_dims:
+                raise BadInput(f"unknown dense vector {name!r}; collection {spec.name!r} has {sorted(spec.dense_dims)}")
+            out.append((name, vec.tolist() if hasattr(vec, "tolist") else vec, flt))
     return out
 
 

@@ -21,9 +21,11 @@ from paperlens.errors import ModelError
 from paperlens.models import Chunk, Document, chunk_uuid, is_cjk_heavy
 
 # Part of the collection fingerprint: bump when chunk boundaries change, so old and new chunks never mix.
-CHUNKER_VERSION = "chunker-1"
+CHUNKER_VERSION = "chunker-2"
 
-SUMMARY_SECTIONS = {"title", "abstract", "摘要"}
+# Sections that summarize the whole paper: they also get the cross-lingual vector. Not a digest's
+# "Info" block (authors, affiliations, links): such lists match every query a little in e5's space.
+SUMMARY_SECTIONS = {"title", "abstract", "摘要", "summary", "简要描述", "key takeaways", "关键要点"}
 
 _ABBREV = {"e.g.", "i.e.", "al.", "fig.", "figs.", "eq.", "eqs.", "vs.", "cf.", "sec.", "secs.", "tab.", "ref.",
            "refs.", "no.", "approx.", "resp.", "dr.", "mr.", "ms.", "prof.", "st.", "etc.)", "ch.", "app."}
@@ -78,7 +80,7 @@ def chunk_document(doc: Document, *, rev: str, max_tokens: int, overlap_tokens: 
             sections.append(doc.blocks[i].section)
         i = j + 1
 
-    summary_doc = doc.kind in ("metadata", "digest")
+    summary_doc = doc.kind == "metadata"
     chunks = []
     for idx, ((a, b), section) in enumerate(zip(spans, sections)):
         first = bisect.bisect_right(starts, a) - 1
@@ -96,7 +98,7 @@ def chunk_document(doc: Document, *, rev: str, max_tokens: int, overlap_tokens: 
             page_end=max(blk.page for blk in doc.blocks[first:last + 1]),
             char_start=a,
             char_end=b,
-            is_summary=summary_doc or section.strip().lower() in SUMMARY_SECTIONS,
+            is_summary=summary_doc or section.strip().strip("【】").lower() in SUMMARY_SECTIONS,
             lang="zh" if is_cjk_heavy(text) else "en",
         ))
     return chunks

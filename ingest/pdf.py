@@ -695,10 +695,15 @@ def _first_page_arxiv(page: _Page) -> tuple[str, int | None] | None:
     return None
 
 
+FRONT_MATTER = "Front matter"
+
+
 def _to_blocks(pages: list[_Page], body: float, title_rows: list[_Row]) -> list[Block]:
     """Pages -> Blocks in reading order, headings turned into section names."""
     blocks: list[Block] = []
-    section = ""
+    # Title, authors and affiliations come before any heading: name them, so that every chunk
+    # (and every citation) has a section a reader can find.
+    section = FRONT_MATTER
     front_end = _front_matter_end(pages[0], body) if pages else 0.0
     for p in pages:
         edges = _column_edges(p, body)
@@ -723,7 +728,7 @@ def _to_blocks(pages: list[_Page], body: float, title_rows: list[_Row]) -> list[
                 if name is not None:
                     flush()
                     section = name
-                elif run_in and not section:  # "Abstract. We propose ..." / "Abstract—..."
+                elif run_in and section == FRONT_MATTER:  # "Abstract. We propose ..." / "Abstract—..."
                     flush()
                     section = run_in.group(1)
                     para.append(run_in.group(2))

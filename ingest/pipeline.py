@@ -29,7 +29,7 @@ from .chunker import chunk_document
 log = logging.getLogger(__name__)
 
 # Bumped when a parser's output changes, so re-ingesting the same bytes re-chunks them.
-PARSE_VERSION = {"pdf": "1", "metadata": "1", "digest": "1"}
+PARSE_VERSION = {"pdf": "2", "metadata": "1", "digest": "1"}
 WRITE_BATCH_CHUNKS = 512  # chunks embedded per library.write call (spans papers: fuller batches)
 WRITE_BATCH_DOCS = 512
 

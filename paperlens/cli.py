@@ -5,6 +5,7 @@
     paperlens papers [--json]
     paperlens serve [--host H] [--port P]
     paperlens info
+    paperlens check
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int)
 
     sub.add_parser("info", help="show the configuration and index statistics")
+    sub.add_parser("check", help="verify that the store and the catalog agree (no partial or phantom papers)")
     return p
 
 
@@ -240,7 +242,21 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_COMMANDS = {"ingest": _ingest, "search": _search, "papers": _papers, "serve": _serve, "info": _info}
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from paperlens.index.integrity import check_consistency
+    from paperlens.ingest.pipeline import open_library
+
+    with open_library(settings) as library:
+        if library.recovered:
+            print(f"removed {library.recovered} unfinished document revisions left by an interrupted ingest")
+        report = check_consistency(library)
+    print(f"{len(report.points)} chunks checked: " + ("consistent" if report.ok else "PROBLEMS"))
+    for problem in report.problems:
+        print(f"  {problem}")
+    return 0 if report.ok else 1
+
+
+_COMMANDS = {"check": _check, "ingest": _ingest, "search": _search, "papers": _papers, "serve": _serve, "info": _info}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     search_prefetch: int = Field(
         60, description="Candidates each retriever (dense, BM25, cross-lingual) contributes before RRF fusion."
     )
+    search_max_chunks_per_paper: int = Field(
+        3, description="At most this many chunks of one paper in a result list (0: no cap)."
+    )
     search_max_k: int = Field(100, description="Largest k a search request may ask for.")
 
     # --- API -----------------------------------------------------------------------------------
@@ -105,3 +108,35 @@ class Settings(BaseSettings):
 def load_settings(**overrides) -> Settings:
     """The edge calls this once; tests pass overrides instead of touching the environment."""
     return Settings(**overrides)
+
+
+def settings_markdown() -> str:
+    """The README's settings table (tests check the README holds exactly this)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, f in Settings.model_fields.items():
+        default = "(unset)" if f.default is None else ("''" if f.default == "" else str(f.default))
+        rows.append(f"| `PAPERLENS_{name.upper()}` | `{default}` | {f.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def env_example() -> str:
+    """The text of .env.example (tests check it is up to date)."""
+    out = ["# Every paperlens setting with its default. Copy to .env and uncomment what you change.\n"]
+    for name, f in Settings.model_fields.items():
+        value = "" if f.default is None else f.default
+        out.append(f"# {f.description}\n# PAPERLENS_{name.upper()}={value}\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m paperlens.settings  -> refresh README table and .env.example
+    import re
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
+    text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda m: start + settings_markdown() + end, text, flags=re.S)
+    readme.write_text(text, encoding="utf-8")
+    (root / ".env.example").write_text(env_example(), encoding="utf-8")
+    sys.exit(0)

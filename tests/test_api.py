@@ -139,3 +139,23 @@ def test_upload_limits_hold_without_content_length(server):
     _problem(r, 413)
     r = client.post("/api/ingest/upload", files={"files": ("x.pdf", b"hello", "application/pdf")})
     assert "not a PDF" in _problem(r, 400)["detail"]
+
+
+def test_upload_pdf_is_ingested_with_pages_and_sections(server):
+    from fixtures_pdf import two_column_paper
+
+    client, tmp = server
+    (tmp / "gen").mkdir(exist_ok=True)
+    pdf = two_column_paper(tmp / "gen")
+    r = client.post("/api/ingest/upload", files={"files": ("paper.pdf", pdf.read_bytes(), "application/pdf")})
+    assert r.status_code == 202, r.text
+    job = _wait_job(client, r.json()["job_id"])
+    assert job["status"] == "done" and job["report"]["counts"]["ingested"] == 1, job
+    item = job["report"]["ingested"][0]
+    paper = client.get(f"/api/papers/{item['paper_id']}").json()
+    assert paper["arxiv_id"] == "2401.12345"  # read from the rotated stamp
+    hits = client.post(
+        "/api/search", json={"query": "diffusion", "k": 10, "filters": {"paper_ids": [item["paper_id"]]}}
+    ).json()["hits"]
+    assert hits and all(h["paper_id"] == item["paper_id"] for h in hits)
+    assert all(h["page"] >= 1 and h["section"] for h in hits)

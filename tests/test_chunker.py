@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from paperlens.ingest.chunker import chunk_document, default_token_counter
+from paperlens.ingest.chunker import SUMMARY_SECTIONS, chunk_document, default_token_counter
 from paperlens.ingest.digest import read_digest
 from paperlens.models import Block, Document, PaperMeta
 
@@ -70,7 +69,7 @@ def test_deterministic_ids_and_kind_summary() -> None:
     assert [c.chunk_id for c in a] == [c.chunk_id for c in b] and len({c.chunk_id for c in a}) == len(a)
     c = chunk_document(_doc(), rev="r2", max_tokens=50, overlap_tokens=10, count_tokens=COUNT)
     assert not {x.chunk_id for x in a} & {x.chunk_id for x in c}
-    assert all(x.is_summary for x in chunk_document(_doc("digest"), rev="r", max_tokens=50, overlap_tokens=10,
+    assert all(x.is_summary for x in chunk_document(_doc("metadata"), rev="r", max_tokens=50, overlap_tokens=10,
                                                      count_tokens=COUNT))
 
 
@@ -81,13 +80,16 @@ def test_real_digest_chunks() -> None:
     for page in pages:
         for doc in read_digest(page).documents:
             chunks = _check(doc, max_tokens=64, overlap_tokens=16)
-            assert chunks[0].section == "Title" and all(c.is_summary for c in chunks)
+            assert chunks[0].section == "Title" and chunks[0].is_summary
+            # summaries get the cross-lingual vector; an entry's author/affiliation block does not
+            assert all(c.is_summary == (c.section.strip("【】").lower() in SUMMARY_SECTIONS) for c in chunks)
             assert all(c.page_start == c.page_end == 0 for c in chunks)
 
 
-def test_speed_100_pages() -> None:
+def test_100_page_document() -> None:
+    # Speed is measured in bench/, not asserted here; this checks a long mixed document end to end.
     para = EN * 4 + ZH
     doc = Document(PaperMeta("sha:1"), "pdf", [Block(para, 1 + i // 6, f"S{i // 30}") for i in range(600)], "s", "h")
-    t0 = time.perf_counter()
     chunks = chunk_document(doc, rev="r", max_tokens=220, overlap_tokens=30, count_tokens=COUNT)
-    assert time.perf_counter() - t0 < 2.0 and chunks[-1].page_end == 100
+    assert chunks[0].page_start == 1 and chunks[-1].page_end == 100
+    assert all(COUNT(c.text) <= 220 for c in chunks)

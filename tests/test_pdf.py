@@ -88,7 +88,7 @@ def _sections(doc: Document) -> list[str]:
 
 
 def test_paper_sections_pages_and_column_order(paper: Document) -> None:
-    assert _sections(paper) == ["", "Abstract"] + [h for h, *_ in fx.PAPER_SECTIONS]
+    assert _sections(paper) == ["Front matter", "Abstract"] + [h for h, *_ in fx.PAPER_SECTIONS]
     body = {b.section: b for b in paper.blocks if b.section}
     for heading, lines, page, _ in fx.PAPER_SECTIONS:
         assert body[heading].page == page
@@ -273,7 +273,7 @@ def test_corpus_sections_and_authors(corpus_docs: dict[str, Document | ParseErro
     gan = corpus_docs["gan_goodfellow_2014.pdf"]
     assert isinstance(gan, Document)
     assert gan.meta.authors[:3] == ["Ian J. Goodfellow", "Jean Pouget-Abadie", "Mehdi Mirza"]
-    assert _sections(gan)[:4] == ["", "Abstract", "1 Introduction", "2 Related work"]
+    assert _sections(gan)[:4] == ["Front matter", "Abstract", "1 Introduction", "2 Related work"]
     assert gan.meta.abstract.startswith("We propose a new framework for estimating generative models")
     rcan = corpus_docs["sr_rcan.pdf"]
     assert isinstance(rcan, Document)
@@ -299,17 +299,3 @@ def test_corpus_odd_files(corpus: Path) -> None:
     assert sum("image-only, no text layer" in w for w in scan.warnings) == 10
     figure = odd["cdformer_fig_network_FIGURE_ONLY.pdf"]
     assert isinstance(figure, Document) and all(b.page == 1 for b in figure.blocks)
-
-
-@pytest.mark.corpus
-def test_corpus_throughput_in_process(corpus: Path) -> None:
-    """Single worker, in this process: the parse cost without process start-up."""
-    pages = chars = 0
-    start = time.perf_counter()
-    for path in sorted((corpus / "pdfs").glob("*.pdf")):
-        doc = parse_pdf_inprocess(path)
-        pages += max(b.page for b in doc.blocks)
-        chars += sum(len(b.text) for b in doc.blocks)
-    elapsed = time.perf_counter() - start
-    print(f"\nPDF parse: {pages} pages, {chars} chars in {elapsed:.2f} s = {pages / elapsed:.0f} pages/s")
-    assert pages / elapsed > 20  # ~250 pages/s on a laptop core; 20 catches an accidental O(n^2)
