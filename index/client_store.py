@@ -19,7 +19,7 @@ from qdrant_client import models as qm
 from paperlens.errors import BadInput, PaperlensError, StoreError, StoreLocked
 from paperlens.index.store import (
     PAYLOAD_INDEXES,
-    RRF_K,
+    rrf_fuse,
     HybridQuery,
     ScoredRecord,
     SparseVec,
@@ -108,6 +108,12 @@ class ClientStore:
         with self._errors("delete"):
             self._client.delete(self.spec.name, points_selector=qm.FilterSelector(filter=_filter(flt)), wait=True)
 
+    def set_payload(self, flt: StoreFilter, payload: dict[str, Any]) -> None:
+        if flt.is_empty():
+            raise BadInput(f"refusing to update every point of collection {self.spec.name!r}")
+        with self._errors("set_payload"):
+            self._client.set_payload(self.spec.name, payload=payload, points=qm.FilterSelector(filter=_filter(flt)), wait=True)
+
     def flush(self) -> None:
         """Writes use wait=True and local mode persists each operation: nothing is pending."""
 
@@ -130,29 +136,23 @@ class ClientStore:
     # -- reading ---------------------------------------------------------------------------
 
     def search(self, query: HybridQuery) -> list[ScoredRecord]:
-        queries = [
-            (_sparse(v) if isinstance(v, SparseVec) else v, name, _filter(f)) for name, v, f in retrievers(query, self.spec)
-        ]
-        if not queries:
+        found = retrievers(query, self.spec)
+        if not found:
             return []
-        flt = _filter(query.filter)
+        single = len(found) == 1
+        requests = [
+            qm.QueryRequest(
+                query=_sparse(vec) if isinstance(vec, SparseVec) else vec, using=name, filter=_filter(flt),
+                limit=query.limit if single else query.prefetch_limit, with_payload=True, with_vector=False,
+            )
+            for name, vec, flt, _ in found
+        ]
         with self._errors("search"):
-            if len(queries) == 1:
-                vector, using, own = queries[0]
-                response = self._client.query_points(
-                    self.spec.name, query=vector, using=using, query_filter=own, limit=query.limit,
-                    with_payload=True, with_vectors=False,
-                )
-            else:
-                prefetch = [
-                    qm.Prefetch(query=vector, using=using, filter=own, limit=query.prefetch_limit)
-                    for vector, using, own in queries
-                ]
-                response = self._client.query_points(
-                    self.spec.name, prefetch=prefetch, query=qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),
-                    query_filter=flt, limit=query.limit, with_payload=True, with_vectors=False,
-                )
-        return [ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in response.points]
+            responses = self._client.query_batch_points(self.spec.name, requests=requests)
+        ranked = [
+            [ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in r.points] for r in responses
+        ]
+        return ranked[0] if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

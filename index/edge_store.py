@@ -17,7 +17,7 @@ import qdrant_edge as qe
 from paperlens.errors import BadInput, PaperlensError, StoreError, StoreLocked
 from paperlens.index.store import (
     PAYLOAD_INDEXES,
-    RRF_K,
+    rrf_fuse,
     HybridQuery,
     ScoredRecord,
     SparseVec,
@@ -63,6 +63,12 @@ class EdgeStore:
         with self._errors("delete"):
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
 
+    def set_payload(self, flt: StoreFilter, payload: dict[str, Any]) -> None:
+        if flt.is_empty():
+            raise BadInput(f"refusing to update every point of edge store {self.path}")
+        with self._errors("set_payload"):
+            self._shard.update(qe.UpdateOperation.set_payload_by_filter(_filter(flt), payload))
+
     def flush(self) -> None:
         with self._errors("flush"):
             self._shard.flush()
@@ -88,23 +94,21 @@ class EdgeStore:
     # -- reading ---------------------------------------------------------------------------
 
     def search(self, query: HybridQuery) -> list[ScoredRecord]:
-        queries = [(_nearest(name, vec), _filter(f)) for name, vec, f in retrievers(query, self.spec)]
-        if not queries:
+        found = retrievers(query, self.spec)
+        if not found:
             return []
-        flt = _filter(query.filter)
-        if len(queries) == 1:
-            request = qe.QueryRequest(
-                limit=query.limit, query=queries[0][0], filter=queries[0][1], with_payload=True, with_vector=False
+        single = len(found) == 1
+        requests = [
+            qe.QueryRequest(
+                limit=query.limit if single else query.prefetch_limit, query=_nearest(name, vec),
+                filter=_filter(flt), with_payload=True, with_vector=False,
             )
-        else:
-            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=f) for q, f in queries]
-            request = qe.QueryRequest(
-                limit=query.limit, query=qe.Fusion.Rrf(k=RRF_K), prefetches=prefetches,
-                filter=flt, with_payload=True, with_vector=False,
-            )
+            for name, vec, flt, _ in found
+        ]
         with self._errors("search"):
-            hits = self._shard.query(request)
-        return [ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in hits]
+            batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
+        ranked = [[ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in hits] for hits in batches]
+        return ranked[0] if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

@@ -204,6 +204,7 @@ class Library:
         )
         with self._hidden_lock:
             self._hidden.difference_update(revs)
+        self._sync_paper_fields({p.doc.meta.paper_id for p in items})
         for paper_id, key, old in stale:
             self.store.delete(StoreFilter(paper_ids=[paper_id], doc_keys=[key], revs=[old]))
             stats.replaced.append(paper_id)
@@ -263,6 +264,23 @@ class Library:
             }
             points.append(StoredPoint(id=c.chunk_id, dense=vectors, sparse=sparse, payload=payload))
         return points
+
+    def _sync_paper_fields(self, paper_ids: set[str]) -> None:
+        """A paper known from several documents: give all its chunks the merged paper fields, so
+        that, say, an arXiv record's categories also filter the PDF's chunks ingested earlier."""
+        for pid in sorted(paper_ids):
+            paper = self.catalog.paper(pid)
+            if not paper or len(paper.get("documents", [])) < 2:
+                continue  # one document: its chunks were written with these very fields
+            authors = paper.get("authors") or []
+            self.store.set_payload(
+                StoreFilter(paper_ids=[pid]),
+                {
+                    "title": paper.get("title", ""), "arxiv_id": paper.get("arxiv_id"), "authors": authors,
+                    "author_keys": author_keys(authors), "categories": sorted(paper.get("categories") or []),
+                    "date": paper.get("date"), "date_int": date_int(paper.get("date")),
+                },
+            )
 
     def _payload_meta(self, doc: Document) -> dict[str, Any]:
         """Filterable paper fields, merged with what the catalog already knows of the paper (an
@@ -327,7 +345,7 @@ class Library:
                 # The other language gets a lane of its own: e5 prefers same-language text, so
                 # without it a Chinese query sees only Chinese digests, never the English paper.
                 other = replace(flt, langs=["en" if zh else "zh"])
-                q.lanes.append((XLING, xq, other))
+                q.lanes.append((XLING, xq, other, self.settings.search_xling_lane_weight))
         if mode in ("hybrid", "bm25"):
             sv = self.bm25.encode_query(query)
             if sv.indices:

@@ -30,19 +30,6 @@ BM25 = "bm25"  # sparse BM25 vector, IDF applied by Qdrant (modifier=idf)
 # top hit dominate).
 RRF_K = 60
 
-# field -> "keyword" | "integer"
-PAYLOAD_INDEXES: dict[str, str] = {
-    "paper_id": "keyword",
-    "doc_kind": "keyword",
-    "doc_key": "keyword",
-    "rev": "keyword",
-    "arxiv_id": "keyword",
-    "categories": "keyword",
-    "author_keys": "keyword",
-    "lang": "keyword",
-    "date_int": "integer",
-}
-
 
 @dataclass
 class SparseVec:
@@ -110,9 +97,10 @@ class HybridQuery:
     dense: dict[str, list[float]] = field(default_factory=dict)
     sparse: dict[str, SparseVec] = field(default_factory=dict)
     filter: StoreFilter = field(default_factory=StoreFilter)
-    # Extra retrievers with their own, narrower filter: (vector name, dense list or SparseVec, filter).
-    # paperlens uses one to give the other language its own lane in the fusion.
-    lanes: list[tuple[str, Any, StoreFilter]] = field(default_factory=list)
+    # Extra retrievers with their own, narrower filter and an RRF weight:
+    # (vector name, dense list or SparseVec, filter, weight). paperlens uses one to give the other
+    # language its own lane in the fusion.
+    lanes: list[tuple[str, Any, StoreFilter, float]] = field(default_factory=list)
     limit: int = 10
     prefetch_limit: int = 60
 
@@ -157,26 +145,57 @@ class StoreSpec:
         )
 
 
-def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any, StoreFilter]]:
-    """(vector name, dense list or SparseVec, filter) per retriever of `query`, checked against the
-    collection; sparse vectors without terms are dropped."""
+def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any, StoreFilter, float]]:
+    """(vector name, dense list or SparseVec, filter, RRF weight) per retriever of `query`, checked
+    against the collection; sparse vectors without terms are dropped."""
     if not query.dense and not query.sparse and not query.lanes:
         raise BadInput("a search query needs at least one dense or sparse vector")
-    wanted = [(n, v, query.filter) for n, v in query.dense.items()]
-    wanted += [(n, v, query.filter) for n, v in query.sparse.items()]
+    wanted = [(n, v, query.filter, 1.0) for n, v in query.dense.items()]
+    wanted += [(n, v, query.filter, 1.0) for n, v in query.sparse.items()]
     wanted += list(query.lanes)
-    out: list[tuple[str, Any, StoreFilter]] = []
-    for name, vec, flt in wanted:
+    out: list[tuple[str, Any, StoreFilter, float]] = []
+    for name, vec, flt, weight in wanted:
         if isinstance(vec, SparseVec):
             if name not in spec.sparse_names:
                 raise BadInput(f"unknown sparse vector {name!r}; collection {spec.name!r} has {spec.sparse_names}")
             if vec.indices:
-                out.append((name, vec, flt))
+                out.append((name, vec, flt, weight))
         else:
             if name not in spec.dense_dims:
                 raise BadInput(f"unknown dense vector {name!r}; collection {spec.name!r} has {sorted(spec.dense_dims)}")
-            out.append((name, vec.tolist() if hasattr(vec, "tolist") else vec, flt))
+            out.append((name, vec.tolist() if hasattr(vec, "tolist") else vec, flt, weight))
     return out
+
+
+def rrf_fuse(ranked: list[list[ScoredRecord]], weights: list[float], limit: int, k: int = RRF_K) -> list[ScoredRecord]:
+    """Weighted reciprocal rank fusion: score = sum of weight / (k + rank), rank from 1.
+
+    Done here rather than by the engine, for three reasons: both stores then fuse identically by
+    construction; ties break by id, so results are deterministic; and qdrant-edge 0.9 was seen to
+    ignore a third prefetch over a vector that an earlier prefetch already used (a filtered second
+    pass with the cross-lingual vector, see Library.search)."""
+    scores: dict[str, float] = {}
+    first: dict[str, ScoredRecord] = {}
+    for records, weight in zip(ranked, weights):
+        for rank, rec in enumerate(records, start=1):
+            scores[rec.id] = scores.get(rec.id, 0.0) + weight / (k + rank)
+            first.setdefault(rec.id, rec)
+    order = sorted(scores, key=lambda i: (-scores[i], i))[:limit]
+    return [ScoredRecord(i, scores[i], first[i].payload) for i in order]
+
+# field -> "keyword" | "integer"
+PAYLOAD_INDEXES: dict[str, str] = {
+    "paper_id": "keyword",
+    "doc_kind": "keyword",
+    "doc_key": "keyword",
+    "rev": "keyword",
+    "arxiv_id": "keyword",
+    "categories": "keyword",
+    "author_keys": "keyword",
+    "lang": "keyword",
+    "date_int": "integer",
+}
+
 
 
 class Store(Protocol):
@@ -186,6 +205,9 @@ class Store(Protocol):
 
     def delete(self, flt: StoreFilter) -> None:
         """Delete every point matching `flt` (must not be empty)."""
+
+    def set_payload(self, flt: StoreFilter, payload: dict[str, Any]) -> None:
+        """Set these payload fields on every point matching `flt` (must not be empty)."""
 
     def search(self, query: HybridQuery) -> list[ScoredRecord]: ...
 

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     search_prefetch: int = Field(
         60, description="Candidates each retriever (dense, BM25, cross-lingual) contributes before RRF fusion."
     )
+    search_xling_lane_weight: float = Field(
+        2.0,
+        description="RRF weight of the lane that searches the other language's chunks with the "
+        "cross-lingual vector (a Chinese query's English papers, an English query's Chinese-only "
+        "notes); 2 puts its best hit level with a passage that tops both same-language retrievers.",
+    )
     search_max_chunks_per_paper: int = Field(
         3, description="At most this many chunks of one paper in a result list (0: no cap)."
     )

@@ -122,3 +122,57 @@ def test_other_configuration_gets_its_own_collection(settings, embedder, xling, 
         assert lib2.store.count() == 0
     with open_library(settings, embedder=embedder, xling=xling) as lib:
         assert lib.spec.name == name and lib.store.count() == count
+
+
+def test_arxiv_ids_and_query_through_the_pipeline_and_cli(tmp_path, embedder, xling):
+    """`paperlens ingest --arxiv` end to end: the real arxiv client against a local fake arXiv."""
+    from arxiv_server import FakeArxiv
+
+    with FakeArxiv() as fake:
+        settings = make_settings(
+            tmp_path / "data", arxiv_api_url=fake.api_url, arxiv_pdf_url=fake.pdf_url_template, arxiv_delay_s=0.01
+        )
+        with open_library(settings, embedder=embedder, xling=xling) as lib:
+            report = Ingestor(lib, settings).run(IngestRequest(arxiv_ids=["2409.17058"]))
+            kinds = sorted(i.kind for i in report.items if i.status == "ingested")
+            assert kinds == ["metadata", "pdf"], report.to_dict()
+            paper = lib.paper("arxiv:2409.17058")
+            assert paper["arxiv_id"] == "2409.17058" and paper["documents"] == ["metadata", "pdf"]
+            assert (settings.data_dir / "downloads").exists()
+            again = Ingestor(lib, settings).run(IngestRequest(arxiv_ids=["2409.17058"]))
+            assert again.counts()["unchanged"] == 2
+        # the CLI: a query, and an unknown id reported as failed with a non-zero exit
+        env = {
+            **os.environ, "PAPERLENS_DATA_DIR": str(tmp_path / "cli"), "PAPERLENS_ARXIV_API_URL": fake.api_url,
+            "PAPERLENS_ARXIV_PDF_URL": fake.pdf_url_template, "PAPERLENS_ARXIV_DELAY_S": "0.01",
+            "PAPERLENS_XLING_MODEL": "",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "paperlens.cli", "ingest", "--arxiv-query", "diffusion", "--max", "2", "--json"],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        import json
+
+        counts = json.loads(out.stdout)["counts"]
+        assert counts["ingested"] == 4 and counts["failed"] == 0  # 2 papers x (metadata + pdf)
+        bad = subprocess.run(
+            [sys.executable, "-m", "paperlens.cli", "ingest", "--arxiv", "2401.99999"],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+        )
+        assert bad.returncode == 1 and "2401.99999" in bad.stdout
+
+
+def test_later_metadata_fields_reach_earlier_pdf_chunks(library, settings, tmp_path):
+    """A PDF ingested first has no categories; the arXiv record that follows brings them, and a
+    category filter then finds the PDF's chunks too."""
+    from fixtures_pdf import two_column_paper
+
+    (tmp_path / "pdf").mkdir()
+    pdf = two_column_paper(tmp_path / "pdf")  # carries the stamp arXiv:2401.12345v2
+    ingest(library, settings, pdf)
+    record = dict(RECORDS[0], id="2401.12345v2", categories=["eess.IV"], title="Diffusion Models for Robust Parsing")
+    ingest(library, settings, write_jsonl(tmp_path / "m.jsonl", [record]))
+    hits = library.search("diffusion", k=20, filters=SearchFilters(categories=["eess.IV"]))
+    assert {h.doc_kind for h in hits} == {"metadata", "pdf"}
+    assert all(h.paper_id == "arxiv:2401.12345" for h in hits)
