@@ -203,9 +203,6 @@ class Catalog:
             )
         }
 
-    def hidden_revs(self) -> list[str]:
-        return [rev for _, _, rev in self.unfinished()]
-
     def remove_paper(self, paper_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM documents WHERE paper_id=?", (paper_id,))
