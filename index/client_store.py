@@ -19,6 +19,7 @@ from qdrant_client import models as qm
 from paperlens.errors import BadInput, PaperlensError, StoreError, StoreLocked
 from paperlens.index.store import (
     PAYLOAD_INDEXES,
+    ordered,
     rrf_fuse,
     HybridQuery,
     ScoredRecord,
@@ -152,7 +153,7 @@ class ClientStore:
         ranked = [
             [ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in r.points] for r in responses
         ]
-        return ranked[0] if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
+        return ordered(ranked[0]) if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

@@ -17,6 +17,7 @@ import qdrant_edge as qe
 from paperlens.errors import BadInput, PaperlensError, StoreError, StoreLocked
 from paperlens.index.store import (
     PAYLOAD_INDEXES,
+    ordered,
     rrf_fuse,
     HybridQuery,
     ScoredRecord,
@@ -108,7 +109,7 @@ class EdgeStore:
         with self._errors("search"):
             batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
         ranked = [[ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in hits] for hits in batches]
-        return ranked[0] if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
+        return ordered(ranked[0]) if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

@@ -167,6 +167,12 @@ def retrievers(query: HybridQuery, spec: StoreSpec) -> list[tuple[str, Any, Stor
     return out
 
 
+def ordered(records: list[ScoredRecord]) -> list[ScoredRecord]:
+    """By score, equal scores by id: an engine returns tied points in its segments' order, which
+    differs between two builds of the same data (BM25 ties are common), and ranks feed RRF."""
+    return sorted(records, key=lambda r: (-r.score, r.id))
+
+
 def rrf_fuse(ranked: list[list[ScoredRecord]], weights: list[float], limit: int, k: int = RRF_K) -> list[ScoredRecord]:
     """Weighted reciprocal rank fusion: score = sum of weight / (k + rank), rank from 1.
 
@@ -177,7 +183,7 @@ def rrf_fuse(ranked: list[list[ScoredRecord]], weights: list[float], limit: int,
     scores: dict[str, float] = {}
     first: dict[str, ScoredRecord] = {}
     for records, weight in zip(ranked, weights):
-        for rank, rec in enumerate(records, start=1):
+        for rank, rec in enumerate(ordered(records), start=1):
             scores[rec.id] = scores.get(rec.id, 0.0) + weight / (k + rank)
             first.setdefault(rec.id, rec)
     order = sorted(scores, key=lambda i: (-scores[i], i))[:limit]

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from paperlens.ingest.pipeline import open_library
@@ -92,4 +91,3 @@ def test_kill_9_at_random_moments_then_resume_equals_clean_build(tmp_path, embed
     assert killed_points.keys() == clean_points.keys()
     assert killed_points == clean_points
     assert killed_search == clean_search
-    assert not [i for i, c in Counter(killed_points).items() if c > 1]
