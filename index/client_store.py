@@ -21,6 +21,7 @@ from paperlens.index.store import (
     PAYLOAD_INDEXES,
     ordered,
     rrf_fuse,
+    with_payloads,
     HybridQuery,
     ScoredRecord,
     SparseVec,
@@ -144,7 +145,7 @@ class ClientStore:
         requests = [
             qm.QueryRequest(
                 query=_sparse(vec) if isinstance(vec, SparseVec) else vec, using=name, filter=_filter(flt),
-                limit=query.limit if single else query.prefetch_limit, with_payload=True, with_vector=False,
+                limit=query.limit if single else query.prefetch_limit, with_payload=single, with_vector=False,
             )
             for name, vec, flt, _ in found
         ]
@@ -153,7 +154,9 @@ class ClientStore:
         ranked = [
             [ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in r.points] for r in responses
         ]
-        return ordered(ranked[0]) if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
+        if single:
+            return ordered(ranked[0])
+        return with_payloads(rrf_fuse(ranked, [w for *_, w in found], query.limit), self.retrieve)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

@@ -19,6 +19,7 @@ from paperlens.index.store import (
     PAYLOAD_INDEXES,
     ordered,
     rrf_fuse,
+    with_payloads,
     HybridQuery,
     ScoredRecord,
     SparseVec,
@@ -102,14 +103,16 @@ class EdgeStore:
         requests = [
             qe.QueryRequest(
                 limit=query.limit if single else query.prefetch_limit, query=_nearest(name, vec),
-                filter=_filter(flt), with_payload=True, with_vector=False,
+                filter=_filter(flt), with_payload=single, with_vector=False,
             )
             for name, vec, flt, _ in found
         ]
         with self._errors("search"):
             batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
         ranked = [[ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in hits] for hits in batches]
-        return ordered(ranked[0]) if single else rrf_fuse(ranked, [w for *_, w in found], query.limit)
+        if single:
+            return ordered(ranked[0])
+        return with_payloads(rrf_fuse(ranked, [w for *_, w in found], query.limit), self.retrieve)
 
     def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
         if not ids:

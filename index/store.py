@@ -204,6 +204,13 @@ PAYLOAD_INDEXES: dict[str, str] = {
 
 
 
+def with_payloads(fused: list[ScoredRecord], retrieve: Any) -> list[ScoredRecord]:
+    """Fused hits with their payloads: candidate lists are fetched as ids and scores only (60 per
+    retriever), and the chunk text is read for the few hits that survive fusion."""
+    payloads = {r.id: r.payload for r in retrieve([r.id for r in fused])}
+    return [ScoredRecord(r.id, r.score, payloads[r.id]) for r in fused if r.id in payloads]
+
+
 class Store(Protocol):
     spec: StoreSpec
 
