@@ -176,17 +176,11 @@ def evaluate(
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from common import cpu_name  # bench/ is on sys.path for the scripts and the test
+
     import os
 
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    return f"{os.cpu_count()} CPUs ({cpu_name()}), Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
 
 
 def markdown(ev: Evaluation, modes: Iterable[str] = MODES) -> str:
