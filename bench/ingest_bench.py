@@ -11,6 +11,10 @@ Variants, each in its own fresh process (own peak memory, no warm caches shared)
 - ``product``: ``Ingestor.run`` (PDF parsing in child processes overlapping with embedding,
   cross-paper length-sorted batches, batched upserts, BM25 vectors, catalog), with the
   cross-lingual model off (``xling_model=''``) and on (the default).
+- ``product-...@onnx`` / ``product-...@onnx-int8``: the same with ``embed_backend='onnx'`` (MiniLM
+  exported to ONNX, run by ONNX Runtime) or ``'onnx-int8'`` (that export, int8-quantized). The
+  export is made once per data dir; here each run starts from an empty data dir, so the export is
+  part of its model load time, which stays out of the rates. The naive loop is always torch.
 - ``parse``: ``parse_many`` alone, to show how much of the product's time is parsing.
 
 Model loading is timed apart and left out of the rates. Results: bench/results/ingest.json.
@@ -156,7 +160,8 @@ def run_product(paths: list[Path], settings_kw: dict) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
     items = report.items
     return {
-        "variant": "product", "xling_model": settings.xling_model, "papers": len(paths),
+        "variant": "product", "xling_model": settings.xling_model, "embed_backend": settings.embed_backend,
+        "papers": len(paths),
         "counts": report.counts(), "chunks": sum(i.chunks for i in items),
         "stored_points": stored, "xling_points": xling_points,
         "chunk_chars": chars, "wall_s": round(wall, 2), "model_load_s": round(load_s, 2),
@@ -208,16 +213,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="4 small PDFs: a smoke run")
     ap.add_argument("--exclude-long", action="store_true", help="leave out the PDFs over 100 pages")
     ap.add_argument("--variants", default="parse,naive,product-noxling,product-xling",
-                    help="comma-separated subset of parse, naive, product-noxling, product-xling")
+                    help="comma-separated subset of parse, naive, product-noxling, product-xling; a product "
+                         "variant may name a backend: product-xling@onnx, product-noxling@onnx-int8")
+    ap.add_argument("--tag", default="", help="suffix of the results file (ingest-TAG.json), to keep runs apart")
     ap.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant in this process
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     paths = pdf_paths(args.quick, args.exclude_long)
     if args.variant:
-        kw = {} if args.variant != "product-noxling" and args.variant != "naive" else {"xling_model": ""}
+        name, _, backend = args.variant.partition("@")
+        kw = {"xling_model": ""} if name in ("product-noxling", "naive") else {}
+        if backend:
+            kw["embed_backend"] = backend
         runner = {"naive": run_naive, "product-noxling": run_product, "product-xling": run_product,
-                  "parse": run_parse}[args.variant]
+                  "parse": run_parse}[name]
         write_json(args.out, runner(paths, kw))
         return
 
@@ -238,12 +248,13 @@ def main() -> None:
         print(json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)}), flush=True)
     ratios = {}
     naive = results.get("naive")
-    for name in ("product-noxling", "product-xling"):
-        if naive and name in results:
+    for name in results:
+        if naive and name.startswith("product"):
             ratios[f"{name}_vs_naive_pages_per_s"] = round(results[name]["pages_per_s"] / naive["pages_per_s"], 2)
     out = {"machine": info, "loadavg_after": machine()["loadavg_1_5_15"], "quick": args.quick,
            "pdfs": pages, "results": results, "ratios": ratios, "command": " ".join(sys.argv)}
-    path = write_json(RESULTS / ("ingest-quick.json" if args.quick else "ingest.json"), out)
+    stem = "ingest-quick" if args.quick else "ingest"
+    path = write_json(RESULTS / (f"{stem}-{args.tag}.json" if args.tag else f"{stem}.json"), out)
     print("\nratios:", json.dumps(ratios), f"\nwritten {path}", flush=True)
 
 

