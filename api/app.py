@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Query, UploadFile
+from fastapi import FastAPI, Path as PathParam, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 
@@ -22,7 +22,7 @@ from paperlens.ingest.pipeline import open_library
 from paperlens.models import SearchFilters
 from paperlens.settings import Settings
 
-from . import problems
+from . import answers, problems, security
 from .deps import Jobs, Lib
 from .jobs import JobRunner
 from .schemas import (
@@ -103,9 +103,12 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         version="0.1.0",
         description="Search research papers by their full text: hybrid dense + BM25 + cross-lingual retrieval over Qdrant.",
         lifespan=lifespan,
+        responses=problems.RESPONSES,
     )
+    app.state.settings = settings
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 2**20)
+    security.install(app, settings)  # keys, rate limit, CORS: outside the body limit
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -135,7 +138,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     def papers(
         lib: Lib,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # SQLite refuses ints past 64 bits (500)
         q: Annotated[str | None, Query(max_length=200, description="substring of the title or arXiv id")] = None,
     ) -> PapersResponse:
         return PapersResponse(papers=lib.catalog.papers(limit=limit, offset=offset, query=q), total=lib.catalog.count_papers())
@@ -145,7 +148,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         return lib.paper(paper_id)
 
     @app.get("/api/chunks/{chunk_id}", response_model=ChunkOut, tags=["papers"])
-    def chunk(chunk_id: str, lib: Lib) -> ChunkOut:
+    def chunk(chunk_id: Annotated[str, PathParam(json_schema_extra={"format": "uuid"})], lib: Lib) -> ChunkOut:
         import uuid
 
         try:
@@ -195,6 +198,8 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     @app.get("/api/jobs/{job_id}", response_model=JobOut, tags=["ingest"])
     def job(job_id: str, jobs: Jobs) -> dict:
         return jobs.get(job_id)
+
+    app.include_router(answers.router)
 
     @app.get("/", include_in_schema=False)
     def index():

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,8 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperlens.errors import PaperlensError
 
+from .schemas import Problem
+
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+
+# Documents the error shape on every operation of the schema (FastAPI(responses=RESPONSES)); it also
+# replaces FastAPI's own 422 entry, whose body shape this API does not send.
+RESPONSES: dict[int | str, dict] = {
+    code: {"description": text, "content": {PROBLEM: {"schema": Problem.model_json_schema()}}}
+    for code, text in (("4XX", "The request was refused; the body says why"), ("5XX", "The server or a backend failed"))
+}
 
 
 def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
@@ -43,9 +53,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, "HTTP error", str(exc.detail))
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            title = "HTTP error"
+        resp = problem(exc.status_code, title, str(exc.detail))
+        resp.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return resp
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal error", "the server failed on this request; see its log")
+        resp = problem(500, "Internal error", "the server failed on this request; see its log")
+        # Starlette re-raises after this reply and uvicorn then drops the connection: say so, or a
+        # keep-alive client sends its next request into a closed socket (connection reset)
+        resp.headers["Connection"] = "close"
+        return resp

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# "Holds a character that is not white space", spelled so that Python and JavaScript (the schema's
+# regex dialect) read the same set: their \s differ by \x1c-\x1f, \x85 and \ufeff.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
+def not_blank(v: str, what: str) -> str:
+    if not re.search(NOT_BLANK, v):
+        raise ValueError(f"{what} is blank")
+    return v
+
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date_from: str | None = Field(None, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"])
-    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD")
+    # format "date" tells clients (and the schema fuzzer) what the validator below accepts
+    date_from: str | None = Field(
+        None, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"], json_schema_extra={"format": "date"}
+    )
+    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD", json_schema_extra={"format": "date"})
     categories: list[str] = Field(default_factory=list, description="arXiv categories; any matches", examples=[["cs.CV"]])
     authors: list[str] = Field(default_factory=list, description="Full or last names; any matches")
     paper_ids: list[str] = Field(default_factory=list, description="Restrict to these paper ids")
@@ -31,7 +45,10 @@ class Filters(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(..., min_length=1, max_length=2000, description="English or Chinese")
+    query: str = Field(
+        ..., min_length=1, max_length=2000, description="English or Chinese",
+        json_schema_extra={"pattern": NOT_BLANK},  # documents the check below, which keeps its own message
+    )
     k: int = Field(10, ge=1, le=100)
     filters: Filters = Field(default_factory=Filters)
     mode: Literal["hybrid", "dense", "bm25", "xling"] = "hybrid"
@@ -39,9 +56,7 @@ class SearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query is blank")
-        return v
+        return not_blank(v, "query")
 
 
 class HitOut(BaseModel):
@@ -117,3 +132,14 @@ class JobOut(BaseModel):
     error: str | None = None
     created_at: float
     finished_at: float | None = None
+
+
+class Problem(BaseModel):
+    """Every error (RFC 9457 application/problem+json); routes may add fields naming the input."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(None, description="422: one {field, message} per invalid field")

@@ -3,6 +3,10 @@
     paperlens ingest PATH... [--arxiv ID ...] [--arxiv-query Q --max N] [--json] [--server URL]
     paperlens search "query" [--k 10] [--json] [--date-from D] [--date-to D] [--category C] [--author A]
     paperlens papers [--json]
+    paperlens summarize PAPER_ID [--language zh] [--json]
+    paperlens compare "topic" | --paper ID ... [--aspect A ...] [--json]
+    paperlens roundup "topic" [--date-from D] [--date-to D] [--language zh] [--json]
+    paperlens ask "question" [--json]
     paperlens serve [--host H] [--port P]
     paperlens info
     paperlens check
@@ -50,6 +54,41 @@ def _parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("papers", help="list indexed papers")
     pa.add_argument("--json", action="store_true")
     pa.add_argument("--limit", type=int, default=100)
+
+    def answer_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--json", action="store_true", help="print the full JSON response instead of Markdown")
+        sp.add_argument("--backend", choices=["extractive", "llamacpp", "openai"], help="overrides PAPERLENS_ANSWER_BACKEND")
+        sp.add_argument("--server", metavar="URL", help="ask a running `paperlens serve` instead")
+
+    su = sub.add_parser("summarize", help="a cited paper card (background, method, results, limitations)")
+    su.add_argument("paper_id", help="e.g. arxiv:2409.17058 (see `paperlens papers`)")
+    su.add_argument("--language", default="en", choices=["en", "zh"])
+    answer_opts(su)
+
+    co = sub.add_parser("compare", help="a cited comparison table of every paper on a topic")
+    co.add_argument("query", nargs="?", help="topic, e.g. 'diffusion super-resolution'")
+    co.add_argument("--paper", action="append", default=[], help="compare exactly these paper ids instead")
+    co.add_argument("--aspect", action="append", default=[], help="a column (repeatable); default: task, key idea, ...")
+    co.add_argument("--date-from")
+    co.add_argument("--date-to")
+    co.add_argument("--category", action="append", default=[])
+    co.add_argument("--language", default="en", choices=["en", "zh"])
+    answer_opts(co)
+
+    ro = sub.add_parser("roundup", help="a cited digest of the papers on a topic in a date window, by theme")
+    ro.add_argument("topic")
+    ro.add_argument("--date-from")
+    ro.add_argument("--date-to")
+    ro.add_argument("--language", default="en", choices=["en", "zh"])
+    answer_opts(ro)
+
+    ak = sub.add_parser("ask", help="a cited answer from the indexed papers, or a statement that they do not answer it")
+    ak.add_argument("question")
+    ak.add_argument("--date-from")
+    ak.add_argument("--date-to")
+    ak.add_argument("--category", action="append", default=[])
+    ak.add_argument("--language", choices=["en", "zh"])
+    answer_opts(ak)
 
     sv = sub.add_parser("serve", help="serve the HTTP API and the web UI")
     sv.add_argument("--host")
@@ -145,7 +184,9 @@ def _raise_for_problem(r) -> None:
             detail = r.json().get("detail")
         except ValueError:
             detail = r.text
-        raise PaperlensError(f"server answered {r.status_code}: {detail}")
+        err = PaperlensError(f"server answered {r.status_code}: {detail}")
+        err.status = r.status_code  # exit 2 for the user's mistakes (4xx), 1 for the server's
+        raise err
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -198,6 +239,51 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _answer(args: argparse.Namespace, settings: Settings) -> int:
+    """summarize / compare / roundup / ask: locally, or through a running server."""
+    cmd = args.command
+    filters = {"date_from": getattr(args, "date_from", None), "date_to": getattr(args, "date_to", None),
+               "categories": getattr(args, "category", [])}
+    if cmd == "summarize":
+        body: dict[str, Any] = {"paper_id": args.paper_id, "language": args.language}
+    elif cmd == "compare":
+        if not args.query and not args.paper:
+            raise PaperlensError("compare needs a topic or --paper ids")
+        body = {"query": args.query, "paper_ids": args.paper, "aspects": args.aspect or None,
+                "filters": filters, "language": args.language}
+    elif cmd == "roundup":
+        body = {"topic": args.topic, "date_from": args.date_from, "date_to": args.date_to, "language": args.language}
+    else:
+        body = {"question": args.question, "filters": filters, "language": args.language}
+    if args.server:
+        import httpx
+
+        r = httpx.post(f"{args.server.rstrip('/')}/api/{cmd}", json=body, timeout=settings.generation_timeout_s + 30)
+        _raise_for_problem(r)
+        out = r.json()
+    else:
+        from paperlens.answer.llm import open_llm
+        from paperlens.answer.service import Answerer
+        from paperlens.ingest.pipeline import open_library
+        from paperlens.models import SearchFilters
+
+        if args.backend:
+            settings = settings.model_copy(update={"answer_backend": args.backend})
+        with open_library(settings) as library:
+            ans = Answerer(library, settings, open_llm(settings))
+            f = SearchFilters(**filters)
+            if cmd == "summarize":
+                out = ans.summarize(args.paper_id, args.language)
+            elif cmd == "compare":
+                out = ans.compare(args.query, args.paper or None, args.aspect or None, f, args.language)
+            elif cmd == "roundup":
+                out = ans.roundup(args.topic, args.date_from, args.date_to, args.language)
+            else:
+                out = ans.ask(args.question, f, args.language)
+    print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else out["markdown"])
+    return 0
+
+
 def _papers(args: argparse.Namespace, settings: Settings) -> int:
     from paperlens.ingest.pipeline import open_library
 
@@ -218,6 +304,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    from paperlens.api.security import check_bind
+
+    check_bind(host, settings)  # no keys on a non-loopback address: refuse, naming the setting
     app = create_app(settings)
     print(f"paperlens: serving on http://{host}:{port}", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
@@ -256,7 +345,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
-_COMMANDS = {"check": _check, "ingest": _ingest, "search": _search, "papers": _papers, "serve": _serve, "info": _info}
+_COMMANDS = {
+    "check": _check, "ingest": _ingest, "search": _search, "papers": _papers, "serve": _serve, "info": _info,
+    "summarize": _answer, "compare": _answer, "roundup": _answer, "ask": _answer,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

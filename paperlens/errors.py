@@ -10,7 +10,9 @@
     ├── StoreError                  the vector store failed or is misconfigured
     │   ├── StoreLocked             another process owns the embedded store
     │   └── FingerprintMismatch     the collection was built by another embedding configuration
-    └── ModelError                  an embedding model could not be loaded
+    ├── ModelError                  an embedding model or LLM could not be loaded
+    ├── GenerationError             an LLM backend failed (bad reply, endpoint down) (502)
+    └── GenerationTimeout           an answer took longer than generation_timeout_s (504)
 
 Third-party exceptions are translated at the boundary module that imports the library
 (ingest/pdf.py, index/edge_store.py, ...), so callers only ever see these.
@@ -89,3 +91,13 @@ class FingerprintMismatch(StoreError):
 class ModelError(PaperlensError):
     status = 503
     title = "Model unavailable"
+
+
+class GenerationError(PaperlensError):
+    status = 502
+    title = "Generation failed"
+
+
+class GenerationTimeout(PaperlensError):
+    status = 504
+    title = "Generation timed out"

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
         "auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'."
     )
     embed_batch_size: int = Field(64, description="Chunks per embedding batch (batches are length-sorted).")
+    embed_backend: str = Field(
+        "torch",
+        description="How the chunk model runs: 'torch' (sentence-transformers on PyTorch; CUDA when "
+        "present), 'onnx' (ONNX Runtime on the CPU, the same vectors, ~1.5x faster) or 'onnx-int8' "
+        "(int8-quantized, ~4.5x the naive ingest loop on 2 cores with no measured retrieval loss; "
+        "docs/benchmarks.md). The ONNX model is exported once into data_dir/models. Part of the "
+        "collection fingerprint: changing it means re-ingesting.",
+    )
     xling_model: str = Field(
         "multilingual-e5-small",
         description="Multilingual model for the cross-lingual vector (Chinese <-> English), from the "
@@ -94,10 +102,66 @@ class Settings(BaseSettings):
     )
     search_max_k: int = Field(100, description="Largest k a search request may ask for.")
 
+    # --- answers (summaries, comparisons, roundups, questions) ------------------------------------
+    answer_backend: str = Field(
+        "extractive",
+        description="Who writes answers: 'extractive' (verbatim sentences from the papers, no model), "
+        "'llamacpp' (a local GGUF model run in-process by xllamacpp; install the 'llm' extra) or "
+        "'openai' (any OpenAI-compatible endpoint: vLLM, Ollama, llama.cpp server, a hosted API). "
+        "Every backend's sentences go through the same citation checker.",
+    )
+    llm_model: str = Field(
+        "qwen2.5-1.5b",
+        description="GGUF model for the 'llamacpp' backend, assembled from installed packages and "
+        "verified by sha256: 'qwen2.5-1.5b' (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the default) or "
+        "'qwen2.5-0.5b' (faster, weaker: tests); or a path to any GGUF file.",
+    )
+    llm_threads: int = Field(0, description="CPU threads for the local LLM; 0 = all cores.")
+    llm_context_tokens: int = Field(4096, description="Context window of the local LLM, in tokens.")
+    llm_max_tokens: int = Field(400, description="Most tokens one LLM call may generate.")
+    llm_judge: bool = Field(
+        True,
+        description="With an LLM backend, also ask the model a yes/no question per cited sentence "
+        "('does this passage support it?'); sentences judged unsupported are dropped.",
+    )
+    openai_base_url: str = Field(
+        "", description="Base URL of an OpenAI-compatible API for the 'openai' backend, e.g. http://localhost:11434/v1."
+    )
+    openai_model: str = Field("", description="Model name sent to the OpenAI-compatible API.")
+    openai_api_key: str = Field("", description="Bearer key for the OpenAI-compatible API ('' sends none).")
+    generation_timeout_s: float = Field(
+        120.0, description="Longest a summary, comparison, roundup or answer may take before the API answers 504."
+    )
+    support_min_overlap: float = Field(
+        0.5,
+        description="Checker: least share of a sentence's content words (numbers included) that "
+        "its cited passages must contain; below it the sentence is dropped as unsupported.",
+    )
+    support_min_similarity: float = Field(
+        0.45,
+        description="Checker: least cosine similarity (all-MiniLM-L6-v2 for English, e5 for Chinese) "
+        "between a generated sentence and its best cited passage.",
+    )
+    compare_max_papers: int = Field(40, description="Most papers one comparison table may hold.")
+    roundup_max_papers: int = Field(40, description="Most papers one roundup may hold.")
+
     # --- API -----------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
     port: int = Field(8000, description="Port `paperlens serve` listens on.")
     max_upload_mb: int = Field(100, description="Largest request body (PDF uploads included), in MiB.")
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="API keys (JSON list, e.g. '[\"k1\",\"k2\"]'). Empty: no keys needed, which is allowed only "
+        "when the server binds to a loopback address. Set: every endpoint but /healthz needs "
+        "'Authorization: Bearer KEY' or 'X-API-Key: KEY' (401 otherwise).",
+    )
+    rate_limit_per_minute: int = Field(
+        600, description="Requests per minute allowed per API key (per client address without keys); 0: no limit. Over it: 429."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (JSON list); empty: same origin only.",
+    )
 
     @field_validator("data_dir")
     @classmethod

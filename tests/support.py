@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from pathlib import Path
@@ -23,7 +24,8 @@ def corpus_path(*parts: str) -> Path:
 def make_settings(data_dir: Path, **overrides):
     from paperlens.settings import Settings
 
-    base = dict(data_dir=data_dir, arxiv_delay_s=0.0, parse_workers=2, _env_file=None)
+    # No rate limit unless a test sets one: tests poll jobs faster than any person would.
+    base = dict(data_dir=data_dir, arxiv_delay_s=0.0, parse_workers=2, rate_limit_per_minute=0, _env_file=None)
     base.update(overrides)
     return Settings(**base)
 
@@ -34,3 +36,38 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app):
+    """A real uvicorn server for `app` on a free 127.0.0.1 port, in a thread: yields its base URL."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        srv.should_exit = True
+        thread.join(30)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from paperlens.api.app import create_app
 from paperlens.ingest.pipeline import open_library
 
-from support import make_settings, write_jsonl
+from support import free_port, make_settings, serving, write_jsonl
 from test_pipeline import RECORDS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +22,8 @@ def server(tmp_path_factory, embedder, xling):
     tmp = tmp_path_factory.mktemp("api")
     settings = make_settings(tmp / "data", max_upload_mb=1)
     library = open_library(settings, embedder=embedder, xling=xling)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, library), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    with httpx.Client(base_url=base, timeout=120) as client:
+    with serving(create_app(settings, library)) as base, httpx.Client(base_url=base, timeout=120) as client:
         yield client, tmp
-    srv.should_exit = True
-    thread.join(30)
     library.close()
 
 

@@ -1,0 +1,243 @@
+"""Grounded answers over HTTP: /api/summarize, /api/compare, /api/roundup, /api/ask.
+
+Each runs on a generation thread under `generation_timeout_s` (504 past it). The answer service
+(and, for the LLM backends, the model) is created on first use, so a server that only searches
+never loads an LLM."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from paperlens.answer.service import Answerer
+from paperlens.models import SearchFilters
+
+from .schemas import NOT_BLANK, Filters, not_blank
+from .security import run_with_deadline
+
+router = APIRouter(tags=["answers"])
+_lock = threading.Lock()
+
+
+def get_answerer(request: Request) -> Answerer:
+    state = request.app.state
+    with _lock:
+        if getattr(state, "answerer", None) is None:
+            from paperlens.answer.llm import open_llm
+
+            settings = state.settings
+            state.answerer = Answerer(state.library, settings, open_llm(settings))
+        return state.answerer
+
+
+Ans = Annotated[Answerer, Depends(get_answerer)]
+
+
+# --- bodies ------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+_TEXT = {"pattern": NOT_BLANK}  # documents the blank check (the schema and the server agree)
+_DATE = {"format": "date"}
+
+
+Aspect = Annotated[str, Field(min_length=1, max_length=80, json_schema_extra=_TEXT)]
+
+
+class SummarizeRequest(_Body):
+    paper_id: str = Field(..., min_length=1, max_length=200, examples=["arxiv:2409.17058"])
+    language: Literal["en", "zh"] = "en"
+
+
+class CompareRequest(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["query"], "properties": {"query": {"type": "string"}}},
+        {"required": ["paper_ids"], "properties": {"paper_ids": {"type": "array", "minItems": 1}}},
+    ]})
+    query: str | None = Field(None, max_length=500, description="A topic; every indexed paper on it becomes a row",
+                              examples=["diffusion super-resolution"], json_schema_extra=_TEXT)
+    paper_ids: list[str] = Field(default_factory=list, max_length=100, description="Or exactly these papers")
+    aspects: list[Aspect] | None = Field(None, min_length=1, max_length=16, description="Columns; default: task, key "
+                                         "idea, base model / prior, sampling steps / NFE, training data, benchmarks, metrics, code")
+    filters: Filters = Field(default_factory=Filters)
+    language: Literal["en", "zh"] = "en"
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str | None) -> str | None:
+        return v if v is None else not_blank(v, "query")
+
+    @model_validator(mode="after")
+    def _what(self) -> CompareRequest:
+        if not self.query and not self.paper_ids:
+            raise ValueError("give a query or paper_ids")
+        return self
+
+    @field_validator("aspects")
+    @classmethod
+    def _aspects(cls, v: list[str] | None) -> list[str] | None:
+        return v if v is None else [not_blank(a, "an aspect") for a in v]
+
+
+class RoundupRequest(_Body):
+    topic: str = Field(..., min_length=1, max_length=500, examples=["video generation"], json_schema_extra=_TEXT)
+    date_from: str | None = Field(None, description="Inclusive, YYYY-MM-DD", json_schema_extra=_DATE)
+    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD", json_schema_extra=_DATE)
+    language: Literal["en", "zh"] = "en"
+    filters: Filters = Field(default_factory=Filters)
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, v: str) -> str:
+        return not_blank(v, "topic")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _dates(cls, v: str | None) -> str | None:
+        return Filters._date(v)
+
+
+class AskRequest(_Body):
+    question: str = Field(..., min_length=1, max_length=2000, json_schema_extra=_TEXT)
+    filters: Filters = Field(default_factory=Filters)
+    language: Literal["en", "zh"] | None = Field(None, description="Answer language; default: the question's")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, v: str) -> str:
+        return not_blank(v, "question")
+
+
+# --- responses (documented shapes; extra fields pass through) ----------------------------------
+class CitationOut(BaseModel):
+    paper_id: str
+    chunk_id: str
+    page: int
+    quote: str = Field(description="Occurs verbatim in the chunk's text (GET /api/chunks/{chunk_id})")
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[CitationOut]
+    role: str = ""
+
+
+class CheckOut(BaseModel):
+    checked: int
+    dropped: int
+    reasons: list[str]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    backend: str
+    check: CheckOut
+    markdown: str
+    language: str
+    elapsed_s: float
+
+
+class SectionOut(BaseModel):
+    key: str
+    name: str
+    sentences: list[SentenceOut]
+
+
+class CardOut(_Out):
+    paper_id: str
+    arxiv_id: str | None
+    title: str
+    authors: list[str]
+    date: str | None
+    affiliations: list[SentenceOut]
+    keywords: list[str]
+    links: dict[str, str]
+    sections: list[SectionOut]
+    sentences: list[SentenceOut]
+    notes: list[str]
+
+
+class CellOut(BaseModel):
+    value: str
+    citations: list[CitationOut]
+
+
+class RowOut(BaseModel):
+    paper_id: str
+    arxiv_id: str | None
+    title: str
+    date: str | None
+    cells: dict[str, CellOut]
+    matched_by: str
+
+
+class CompareOut(_Out):
+    query: str | None
+    aspects: list[str]
+    rows: list[RowOut]
+    synthesis: list[SentenceOut]
+
+
+class RoundupPaperOut(BaseModel):
+    paper_id: str
+    arxiv_id: str | None
+    title: str
+    date: str | None
+    links: dict[str, str]
+    sentences: list[SentenceOut]
+
+
+class ThemeOut(BaseModel):
+    title: str
+    papers: list[RoundupPaperOut]
+
+
+class RoundupOut(_Out):
+    topic: str
+    themes: list[ThemeOut]
+
+
+class AskOut(_Out):
+    question: str
+    answered: bool
+    sentences: list[SentenceOut]
+    statement: str | None
+
+
+def _filters(f: Filters) -> SearchFilters:
+    return SearchFilters(**f.model_dump())
+
+
+def _run(request: Request, what: str, fn) -> dict[str, Any]:
+    return run_with_deadline(fn, request.app.state.settings.generation_timeout_s, what)
+
+
+# --- routes ------------------------------------------------------------------------------------
+@router.post("/api/summarize", response_model=CardOut)
+def summarize(body: SummarizeRequest, ans: Ans, request: Request) -> dict[str, Any]:
+    """A paper card (background, prior methods, method, results, limitations), every sentence cited."""
+    return _run(request, "the summary", lambda: ans.summarize(body.paper_id, body.language))
+
+
+@router.post("/api/compare", response_model=CompareOut)
+def compare(body: CompareRequest, ans: Ans, request: Request) -> dict[str, Any]:
+    """A table of every indexed paper on a topic (or the given papers), each cell cited or 'not reported'."""
+    return _run(request, "the comparison", lambda: ans.compare(
+        body.query, body.paper_ids or None, body.aspects, _filters(body.filters), body.language))
+
+
+@router.post("/api/roundup", response_model=RoundupOut)
+def roundup(body: RoundupRequest, ans: Ans, request: Request) -> dict[str, Any]:
+    """A digest of the papers on a topic in a date window, grouped by theme, each line cited."""
+    return _run(request, "the roundup", lambda: ans.roundup(
+        body.topic, body.date_from, body.date_to, body.language, _filters(body.filters)))
+
+
+@router.post("/api/ask", response_model=AskOut)
+def ask(body: AskRequest, ans: Ans, request: Request) -> dict[str, Any]:
+    """A cited answer, or a plain statement that the indexed papers do not answer the question."""
+    return _run(request, "the answer", lambda: ans.ask(body.question, _filters(body.filters), body.language))
