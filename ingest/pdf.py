@@ -220,6 +220,9 @@ def _finish(job: _Job, timed_out: bool) -> Document | ParseError:
     if timed_out:
         job.process.kill()
     job.process.join(5)
+    if job.process.is_alive():  # sent its result but hangs on the way out: reap it, leave no orphan
+        job.process.kill()
+        job.process.join(5)
     path = job.path
     if timed_out:
         return ParseError(f"{path}: parsing timed out after {job.timeout_s:g} s", path=str(path), reason="timeout")
@@ -321,8 +324,18 @@ def _open(path: Path, data: bytes) -> pymupdf.Document:
     if doc.needs_pass and not doc.authenticate(""):
         doc.close()
         raise fail("is encrypted (needs a password)", "encrypted")
-    if doc.page_count == 0:
+    try:
+        pages = doc.page_count
+    except Exception as e:  # a page tree MuPDF cannot count (e.g. /Count 2000000000 over one kid)
         doc.close()
+        raise fail(f"damaged PDF: its page tree cannot be read ({e})", "damaged") from e
+    if pages == 0:
+        # A truncated or corrupt file that MuPDF had to rebuild often comes back with no pages:
+        # call it damaged, not empty, so the report says what is wrong with the file.
+        repaired = doc.is_repaired
+        doc.close()
+        if repaired:
+            raise fail("damaged PDF: no page could be recovered (truncated or corrupt file)", "damaged")
         raise fail("has no pages", "empty")
     return doc
 
