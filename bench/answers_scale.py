@@ -12,6 +12,7 @@ Results: bench/results/answers-scale.json.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 import statistics
 import sys
@@ -24,8 +25,7 @@ from load_test import ensure_index
 
 COMPARE = ["diffusion super-resolution", "video generation with motion control", "text-to-image personalization",
            "3D Gaussian splatting", "vision-language model hallucination"]
-ROUNDUP = [("diffusion models", "2025-06-01", "2025-06-07"), ("video generation", "2025-09-01", "2025-09-14"),
-           ("图像编辑", "2025-05-01", "2025-05-31")]
+ROUNDUP = ["diffusion models", "video generation", "图像编辑"]  # over a week, two weeks, a month of the index
 ASK = ["How can diffusion models perform super-resolution in one step?", "What is the boiling point of tungsten?",
        "Which methods reduce hallucination in vision-language models?"]
 
@@ -49,7 +49,12 @@ def main() -> None:
             ans = Answerer(lib, settings)
             ans.ask("warm-up question about diffusion")  # loads both query models
             calls = [("compare", q, lambda q=q: ans.compare(q)) for q in COMPARE]
-            calls += [("roundup", t, lambda t=t, a=a, b=b: ans.roundup(t, a, b)) for t, a, b in ROUNDUP]
+            # Windows start at the index's median date, so they hold papers whatever dump built it.
+            dates = sorted(p["date"] for p in lib.catalog.iter_papers() if p.get("date"))
+            start = dt.date.fromisoformat(dates[len(dates) // 2])
+            windows = [(start, start + dt.timedelta(days=d)) for d in (6, 13, 30)]
+            calls += [("roundup", f"{t} {a}..{b}", lambda t=t, a=a, b=b: ans.roundup(t, a.isoformat(), b.isoformat()))
+                      for t, (a, b) in zip(ROUNDUP, windows)]
             calls += [("ask", q, lambda q=q: ans.ask(q)) for q in ASK]
             ids = [p["paper_id"] for p in lib.catalog.papers(limit=5, offset=100)]
             calls += [("summarize", pid, lambda pid=pid: ans.summarize(pid)) for pid in ids]
