@@ -319,3 +319,42 @@ def test_long_passages_are_trimmed_to_fit_the_budget():
     assert sum(estimate_tokens(t) for t in texts) <= 600
     assert texts[1:] == [ESPCN.text, GAN.text]  # short passages are kept whole
     assert long.text.startswith(texts[0]) and texts[0].endswith("mistake.")  # cut at a sentence end
+
+
+# --- the answer service with the LLM backend ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_answer_service_with_the_llm_backend(library, settings, llm):
+    """POST /api/ask's path with the llamacpp backend: the model writes from the retrieved passages,
+    the checker (with the model's own yes/no judgement) keeps what is supported, and every citation
+    that comes back is verifiable against the store."""
+    import gzip
+    import json
+
+    from paperlens.answer.service import Answerer
+    from paperlens.ingest.pipeline import IngestRequest, Ingestor
+
+    from support import corpus_path, write_jsonl
+
+    dump = next(iter(sorted(corpus_path("arxiv").glob("*.jsonl.gz"))))
+    records = []
+    with gzip.open(dump, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            if "super-resolution" in rec.get("title", "").lower():
+                records.append(rec)
+            if len(records) == 3:
+                break
+    src = write_jsonl(settings.data_dir.parent / "sr.jsonl", records)
+    Ingestor(library, settings).run(IngestRequest(paths=[src]))
+    conf = settings.model_copy(update={"answer_backend": "llamacpp", "llm_judge": True, "llm_max_tokens": MAX_TOKENS})
+    ans = Answerer(library, conf, llm)
+    out = ans.ask(f"What does the paper \"{records[0]['title']}\" propose?")
+    assert out["backend"] == llm.name
+    assert out["check"]["checked"] >= len(out["sentences"])
+    assert out["answered"] == bool(out["sentences"])
+    for s in out["sentences"]:
+        assert s["citations"]
+        for c in s["citations"]:
+            assert c["quote"] in library.chunk(c["chunk_id"])["text"]

@@ -56,7 +56,13 @@ class Answerer:
     def _write(self, task: str, passages: list[Passage], language: str, n: int) -> list[Sentence]:
         from .writer import write_cited
 
-        return write_cited(self.llm, task, passages, language=language, max_sentences=n)
+        xl = self.lib.xling
+        return write_cited(
+            self.llm, task, passages, language=language, max_sentences=n, max_tokens=self.settings.llm_max_tokens,
+            timeout_s=self.settings.generation_timeout_s,
+            # A Chinese sentence has no words in common with its English passage: pick its quote by meaning.
+            encode=xl.encode_passages if (xl and language == "zh") else self.lib.embedder.encode,
+        )
 
     def _check(self, sentences: list[Sentence], passages: list[Passage], stats: CheckStats) -> list[Sentence]:
         kept, st = self.checker.check(sentences, {p.chunk_id: p for p in passages})
