@@ -5,7 +5,7 @@ For each (sentence, citation, passage) it checks that
    is replaced by the passage's best-matching sentence, or the citation is dropped;
 2. every number in the sentence occurs in a cited passage (a number is the claim most often wrong);
 3. the cited passages contain enough of the sentence's content words (same language), and
-4. the sentence is close to its best cited passage in embedding space (all-MiniLM-L6-v2; the
+4. the sentence is close to its best quote in embedding space (all-MiniLM-L6-v2; the
    multilingual e5 model when either side is Chinese, so a Chinese summary of an English passage
    is judged across languages);
 5. with an LLM configured, the model answers yes to "does this passage support the sentence?".
@@ -184,7 +184,8 @@ class Checker:
             return None  # a verbatim quote: supported by its own passage
         if not cross and overlap(s.text, evidence) < self.min_overlap:
             return f"content words not in the cited passage (overlap {overlap(s.text, evidence):.2f})"
-        sim = self._similarity(s.text, [c.quote for c in valid] + [p.text for p in cited], zh_sentence or cross)
+        # Against the quotes, not the whole chunks: the span shown as evidence must itself say it.
+        sim = self._similarity(s.text, [c.quote for c in valid], zh_sentence or cross)
         if sim is not None:
             floor = XLING_MIN_SIMILARITY if (zh_sentence or cross) else self.min_similarity
             if sim < floor:

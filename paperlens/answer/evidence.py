@@ -63,6 +63,7 @@ ZH_TERMS: dict[str, str] = {
     "视频": "video", "图像": "image", "语言模型": "language model", "大语言模型": "large language model",
     "激活函数": "activation function", "可信": "trustworthiness", "去噪": "denoising", "采样": "sampling",
     "蒸馏": "distillation", "加速": "acceleration", "风格迁移": "style transfer", "图像翻译": "image translation",
+    "通道": "channel", "特征": "feature", "数据集": "dataset", "指标": "metric",
 }
 
 
@@ -268,6 +269,11 @@ def _names(meta: dict[str, Any]) -> list[str]:
         names.append(head)
     names += [m for m in _ACRONYM.findall(f"{title} {meta.get('abstract') or ''}") if len(m) >= 3]
     return names
+
+
+def english_terms(text: str) -> str:
+    """The English forms of the Chinese field terms in `text` ('超分辨率' -> 'super resolution')."""
+    return " ".join(en for zh, en in ZH_TERMS.items() if zh in text)
 
 
 def _zh_norm(text: str) -> str:

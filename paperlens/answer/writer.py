@@ -14,7 +14,10 @@ import numpy as np
 
 from paperlens.errors import BadInput
 
-from .checker import Encode, best_quote
+from paperlens.models import is_cjk_heavy
+
+from .checker import Encode, best_quote, terms
+from .evidence import english_terms
 from .citation import Passage, Sentence, cite
 from .llm import LLM, clip_to_tokens, estimate_tokens
 from .sentences import split
@@ -155,16 +158,24 @@ def _key(text: str) -> str:
 
 
 def _quote(sentence: str, passage: Passage, encode: Encode | None) -> str:
-    quote = best_quote(sentence, passage.text)
-    if quote is not None:
-        return quote
+    """The span of the passage that states the sentence. Same language: the best lexical match.
+    Across languages (a Chinese sentence from an English passage) one shared token like 'RCAN' is
+    no evidence, so the passage sentence nearest in meaning (e5) wins, nudged by the names,
+    numbers and field terms (Chinese terms read in English) it shares with the sentence."""
+    cross = is_cjk_heavy(sentence) != is_cjk_heavy(passage.text)
+    if not cross:
+        quote = best_quote(sentence, passage.text)
+        if quote is not None:
+            return quote
     spans = split(passage.text)
     if not spans:
         return passage.text
     if encode is not None and len(spans) > 1:
         vecs = encode([sentence, *(s.text for s in spans)])
-        return spans[int(np.argmax(vecs[1:] @ vecs[0]))].text
-    return spans[0].text
+        anchors = terms(sentence) | terms(english_terms(sentence))
+        scores = [float(v) + 0.03 * len(anchors & terms(sp.text)) for v, sp in zip(vecs[1:] @ vecs[0], spans)]
+        return spans[int(np.argmax(scores))].text
+    return best_quote(sentence, passage.text) or spans[0].text
 
 
 def _block(i: int, p: Passage, text: str) -> str:
