@@ -52,7 +52,6 @@ def serving(app):
     import threading
     import time
 
-    import httpx
     import uvicorn
 
     port = free_port()
@@ -60,12 +59,10 @@ def serving(app):
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    for _ in range(600):  # up to 30 s: the lifespan opens the library before the socket listens
+        if srv.started:
+            break
+        time.sleep(0.05)
     try:
         yield base
     finally:

@@ -10,11 +10,8 @@ import pytest
 from paperlens.api.app import create_app
 from paperlens.ingest.pipeline import open_library
 
-from support import free_port, make_settings, serving, write_jsonl
+from support import make_settings, serving, write_jsonl
 from test_pipeline import RECORDS
-
-
-_free_port = free_port
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,9 @@ holds a small real library: no request may get a server error or a response that
 
 from __future__ import annotations
 
-import threading
-import time
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -18,8 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from paperlens.api.app import create_app
 from paperlens.ingest.pipeline import Ingestor, IngestRequest, open_library
 
-from support import make_settings, write_jsonl
-from test_api import _free_port
+from support import make_settings, serving, write_jsonl
 from test_pipeline import RECORDS
 
 EXAMPLES = 40  # per operation and mode: about 45 s on two busy cores
@@ -32,18 +28,10 @@ def api_schema(tmp_path_factory, embedder, xling):
     library = open_library(conf, embedder=embedder, xling=xling)
     Ingestor(library, conf).run(IngestRequest(paths=[write_jsonl(tmp / "meta.jsonl", RECORDS)]))
     assert library.catalog.count_papers() == len(RECORDS)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(conf, library), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    # POST /api/ingest takes paths on the server's disk: fuzzed paths such as "/" would set it
-    # ingesting the whole machine. Its refusals are covered in test_api.py.
-    yield schemathesis.openapi.from_url(f"{base}/openapi.json").exclude(path="/api/ingest", method="POST")
-    srv.should_exit = True
-    thread.join(30)
+    with serving(create_app(conf, library)) as base:
+        # POST /api/ingest takes paths on the server's disk: fuzzed paths such as "/" would set it
+        # ingesting the whole machine. Its refusals are covered in test_api.py.
+        yield schemathesis.openapi.from_url(f"{base}/openapi.json").exclude(path="/api/ingest", method="POST")
     library.close()
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from paperlens.api import problems
@@ -19,34 +17,9 @@ from paperlens.api.security import TokenBucket, check_bind, is_loopback, run_wit
 from paperlens.errors import GenerationTimeout, PaperlensError
 from paperlens.ingest.pipeline import open_library
 
-from support import make_settings
+from support import make_settings, serving
 
 ORIGIN = "https://ui.example.org"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serving(app):
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            yield client
-    finally:
-        srv.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +31,8 @@ def start(tmp_path_factory, embedder, xling):
         settings = make_settings(tmp_path_factory.mktemp("sec") / "data", **overrides)
         library = open_library(settings, embedder=embedder, xling=xling)
         stack.callback(library.close)
-        return stack.enter_context(serving(create_app(settings, library)))
+        base = stack.enter_context(serving(create_app(settings, library)))
+        return stack.enter_context(httpx.Client(base_url=base, timeout=60))
 
     with stack:
         yield _start
@@ -283,7 +257,7 @@ def test_timeout_is_a_504_problem_and_a_crash_a_500_problem():
     def boom():
         raise RuntimeError("a bug")
 
-    with serving(app) as client:
+    with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         body = _problem(client.get("/boom"), 500)
         assert "a bug" not in body["detail"]  # the log has the traceback; the client gets no internals
         for path in ("/slow", "/slow-async"):

@@ -17,7 +17,7 @@ import pytest
 
 from paperlens.index.catalog import Catalog
 
-from test_api import _free_port
+from support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     from fixtures_pdf import two_column_paper
 
     pdf = two_column_paper(tmp_path).read_bytes()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _serve(tmp_path / "data", port, tmp_path)
     try:

@@ -7,20 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
 import pytest
-import uvicorn
 
 from paperlens.api.app import create_app
 from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
 
-from support import corpus_path, make_settings
+from support import corpus_path, make_settings, serving
 
 expect = pytest.importorskip("playwright.sync_api", reason="the UI tests need playwright (pip install playwright)").expect
 
@@ -32,33 +28,6 @@ LIBRARY_PDFS = ["sr_rcan.pdf", "sr_san_second_order_attention.pdf", "sr_espcn.pd
 UPLOAD_PDF = "gan_goodfellow_2014.pdf"
 MARKUP = '<img src=x onerror=alert(1)> and <script>window.__pwned = 1</script>'
 WAIT_MS = 120_000  # an answer on two busy cores
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(settings, library):
-    """A uvicorn thread on 127.0.0.1; returns (base url, stop)."""
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, library), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-
-    def stop():
-        srv.should_exit = True
-        thread.join(30)
-
-    return base, stop
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +54,8 @@ def server(tmp_path_factory, embedder, xling):
     seed = sorted((root / "seeds").glob("*.txt"))[0]
     report = Ingestor(library, settings).run(IngestRequest(paths=[root / "pdfs" / n for n in LIBRARY_PDFS] + [seed]))
     assert report.counts()["ingested"] >= 5, report.to_dict()
-    base, stop = _serve(settings, library)
-    with httpx.Client(base_url=base, timeout=WAIT_MS / 1000) as client:
+    with serving(create_app(settings, library)) as base, httpx.Client(base_url=base, timeout=WAIT_MS / 1000) as client:
         yield base, client, tmp
-    stop()
     library.close()
 
 
@@ -391,7 +358,12 @@ def test_narrow_window_has_no_sideways_scroll(ui):
 def test_api_key_prompted_once_and_sent(chromium, tmp_path, embedder, xling):
     settings = make_settings(tmp_path / "data", api_keys=["ui-test-key-123"])
     library = open_library(settings, embedder=embedder, xling=xling)
-    base, stop = _serve(settings, library)
+    with serving(create_app(settings, library)) as base:
+        _key_prompt(chromium, base)
+    library.close()
+
+
+def _key_prompt(chromium, base: str) -> None:
     context = chromium.new_context(base_url=base)
     try:
         page = context.new_page()
@@ -411,5 +383,3 @@ def test_api_key_prompted_once_and_sent(chromium, tmp_path, embedder, xling):
         assert page.locator("#key-dialog[open]").count() == 0
     finally:
         context.close()
-        stop()
-        library.close()
