@@ -72,24 +72,23 @@ def main() -> None:
             return ok, n
 
         rows = []
+
+        def covered(endpoint: str, q: dict, what: str, call, papers_of) -> None:
+            """Time one comparison or roundup and score it against the papers it must include."""
+            t = time.perf_counter()
+            out = call()
+            dt = time.perf_counter() - t
+            got, must = papers_of(out), {pid(m) for m in q["must"]}
+            ok, n = verify(out)
+            rows.append({"endpoint": endpoint, "q": what, "coverage": len(must & got) / len(must), "missing": sorted(must - got),
+                         "rows": len(got), "citations": n, "verified": ok, **out["check"], "seconds": dt})
+
         for q in lim(questions["compare"]):
-            t = time.perf_counter()
-            out = ans.compare(q["query"])
-            dt = time.perf_counter() - t
-            got = {r["paper_id"] for r in out["rows"]}
-            must = {pid(m) for m in q["must"]}
-            ok, n = verify(out)
-            rows.append({"endpoint": "compare", "q": q["query"], "coverage": len(must & got) / len(must), "missing": sorted(must - got),
-                         "rows": len(got), "citations": n, "verified": ok, **out["check"], "seconds": dt})
+            covered("compare", q, q["query"], lambda q=q: ans.compare(q["query"]),
+                    lambda out: {r["paper_id"] for r in out["rows"]})
         for q in lim(questions["roundup"]):
-            t = time.perf_counter()
-            out = ans.roundup(q["topic"], q.get("date_from"), q.get("date_to"))
-            dt = time.perf_counter() - t
-            got = {p["paper_id"] for th in out["themes"] for p in th["papers"]}
-            must = {pid(m) for m in q["must"]}
-            ok, n = verify(out)
-            rows.append({"endpoint": "roundup", "q": q["topic"], "coverage": len(must & got) / len(must), "missing": sorted(must - got),
-                         "rows": len(got), "citations": n, "verified": ok, **out["check"], "seconds": dt})
+            covered("roundup", q, q["topic"], lambda q=q: ans.roundup(q["topic"], q.get("date_from"), q.get("date_to")),
+                    lambda out: {p["paper_id"] for th in out["themes"] for p in th["papers"]})
         for q in lim(questions["ask"]):
             t = time.perf_counter()
             out = ans.ask(q["question"])

@@ -262,6 +262,11 @@ class Catalog:
         for (meta,) in rows:
             yield json.loads(meta)
 
+    def version(self) -> tuple[int, float]:
+        """Changes whenever a paper is added, changed or removed: (paper count, latest update)."""
+        n, latest = self._db.execute("SELECT COUNT(*), MAX(updated_at) FROM papers").fetchone()
+        return int(n), float(latest or 0.0)
+
     def count_papers(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
 

@@ -68,7 +68,8 @@ def _norm_number(s: str) -> str:
     return s
 
 
-def _stem(w: str) -> str:
+def stem(w: str) -> str:
+    """A light English stemmer: 'methods' and 'method', 'sampling' and 'sampled' meet."""
     for suf in ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s"):
         if w.endswith(suf) and len(w) - len(suf) >= 4:
             return w[: -len(suf)]
@@ -77,7 +78,7 @@ def _stem(w: str) -> str:
 
 def terms(text: str) -> set[str]:
     """Content terms: stemmed English words without stop words, numbers, and CJK bigrams."""
-    out = {_stem(w.lower()) for w in _WORD.findall(text) if w.lower() not in _STOP and not w[0].isdigit()}
+    out = {stem(w.lower()) for w in _WORD.findall(text) if w.lower() not in _STOP and not w[0].isdigit()}
     out |= numbers(text)
     cjk = "".join(_CJK.findall(text))
     out |= {cjk[i:i + 2] for i in range(len(cjk) - 1)}

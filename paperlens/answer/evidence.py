@@ -19,7 +19,7 @@ from typing import Any
 from paperlens.index.library import Library
 from paperlens.models import SearchFilters, is_cjk_heavy
 
-from .checker import _stem
+from .checker import stem
 from .citation import Passage
 
 # Words that say what to do with papers, not which papers.
@@ -70,7 +70,7 @@ ZH_TERMS: dict[str, str] = {
 def _norm(text: str) -> str:
     """Lower case, hyphens as spaces, words stemmed: 'Super-Resolution' ~ 'super resolution'."""
     words = re.findall(r"[a-z0-9]+", text.lower().replace("-", " "))
-    return " " + " ".join(_stem(w) for w in words) + " "
+    return " " + " ".join(stem(w) for w in words) + " "
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _alternatives(term: str) -> list[str]:
     return list(dict.fromkeys(alts))
 
 
-_GENERIC = {_stem(w) for w in GENERIC}
+_GENERIC = {stem(w) for w in GENERIC}
 _ACRO_NORM = {a: [_norm(f).strip() for f in forms] for a, forms in ACRONYMS.items()}
 _FORMS = {f for forms in _ACRO_NORM.values() for f in forms}
 
@@ -159,6 +159,8 @@ class PaperMatch:
 class Evidence:
     def __init__(self, library: Library) -> None:
         self.lib = library
+        # name -> paper ids, in catalog order; rebuilt when the catalog changes (see _name_index)
+        self._names: tuple[object, dict[str, list[str]]] = (None, {})
 
     def paper_passages(self, paper_id: str) -> list[Passage]:
         return [Passage.from_payload(p) for p in self.lib.paper_chunks(paper_id)]
@@ -231,13 +233,11 @@ class Evidence:
         about RCAN must be answered from RCAN, not from whichever paper's passage ranks first.
         Names shared by more than `limit` papers (say "FID") identify none."""
         found: list[str] = []
-        for meta in self.lib.catalog.iter_papers():
-            for name in _names(meta):
-                if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
-                    found.append(meta["paper_id"])
-                    break
-            if len(found) > limit:
-                return []
+        for name, pids in self._name_index().items():
+            if name in text and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+                found += [pid for pid in pids if pid not in found]
+        if len(found) > limit:
+            return []
         if found:
             return found
         # An acronym the paper uses in its body only ("ESPCN"): the papers that use it repeatedly.
@@ -250,6 +250,19 @@ class Evidence:
             if 0 < len(users) <= limit:
                 found += [u for u in users if u not in found]
         return found[:limit]
+
+
+    def _name_index(self) -> dict[str, list[str]]:
+        """Every paper's names, read from the catalog once per catalog state rather than once per
+        question: a question is asked far more often than papers are added."""
+        version = self.lib.catalog.version()
+        if self._names[0] != version:
+            index: dict[str, list[str]] = {}
+            for meta in self.lib.catalog.iter_papers():
+                for name in dict.fromkeys(_names(meta)):
+                    index.setdefault(name, []).append(meta["paper_id"])
+            self._names = (version, index)
+        return self._names[1]
 
 
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*)\)")
@@ -277,9 +290,9 @@ def english_terms(text: str) -> str:
 
 
 def _zh_norm(text: str) -> str:
-    """English forms of the Chinese field terms in `text`, so Chinese summaries match too."""
-    found = [en for zh, en in ZH_TERMS.items() if zh in text]
-    return _norm(" ".join(found)) if found else ""
+    """English forms of the Chinese field terms in `text`, normalised, so Chinese summaries match too."""
+    found = english_terms(text)
+    return _norm(found) if found else ""
 
 
 def _author_match(keys: set[str], authors: list[str]) -> bool:

@@ -423,4 +423,3 @@ def _unique(passages: list[Passage]) -> list[Passage]:
     return list(seen.values())
 
 
-__all__ = ["Answerer", "SearchFilters"]
