@@ -7,6 +7,8 @@ segments/, edge_config.json) and ``paperlens_spec.json``, the StoreSpec it was b
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,15 +43,31 @@ class EdgeStore:
         spec_file = self.path / SPEC_FILE
         if (self.path / "edge_config.json").exists():
             _check_spec(spec_file, spec)
-            with self._errors("open"):
-                self._shard = qe.EdgeShard.load(str(self.path))
         else:
-            with self._errors("create"):
-                self._shard = qe.EdgeShard.create(str(self.path), _config(spec))
-                for field_name, kind in PAYLOAD_INDEXES.items():
-                    self._shard.update(qe.UpdateOperation.create_field_index(field_name, _index_schema(kind)))
-                self._shard.flush()
-            spec_file.write_text(json.dumps(spec.to_json(), indent=1, sort_keys=True), encoding="utf-8")
+            self._create(spec)
+        with self._errors("open"):
+            self._shard = qe.EdgeShard.load(str(self.path))
+
+    def _create(self, spec: StoreSpec) -> None:
+        # Built whole in a temporary folder, then renamed into place: a process killed while
+        # creating leaves only the temporary folder (removed by the next create), never a shard
+        # without its spec file, which would be refused at every later start.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and any(self.path.iterdir()):
+            raise StoreError(f"{self.path} exists but holds no Qdrant shard: move it away", path=str(self.path))
+        if self.path.exists():
+            self.path.rmdir()
+        for stale in self.path.parent.glob(f".{self.path.name}.creating-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = self.path.parent / f".{self.path.name}.creating-{os.getpid()}"
+        with self._errors("create"):
+            shard = qe.EdgeShard.create(str(tmp), _config(spec))
+            for field_name, kind in PAYLOAD_INDEXES.items():
+                shard.update(qe.UpdateOperation.create_field_index(field_name, _index_schema(kind)))
+            shard.flush()
+            shard.close()
+        (tmp / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=1, sort_keys=True), encoding="utf-8")
+        os.rename(tmp, self.path)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -383,3 +383,24 @@ def test_client_store_names_a_bad_location() -> None:
         ClientStore("qdrant.example", SPEC)
     with pytest.raises(StoreError, match="127.0.0.1:9"):  # nothing listens on the discard port
         ClientStore("http://127.0.0.1:9", SPEC)
+
+
+def test_edge_store_killed_while_creating_leaves_nothing_that_blocks(tmp_path: Path) -> None:
+    # A process killed while creating the shard leaves at most its temporary folder (a shard
+    # without paperlens_spec.json would be refused at every later start). Simulate that leftover
+    # with a real half-made shard, then open: it is removed and a whole store is created.
+    import qdrant_edge as qe
+    from paperlens.index.edge_store import SPEC_FILE, _config
+
+    leftover = tmp_path / ".edge.creating-99999"
+    qe.EdgeShard.create(str(leftover), _config(SPEC)).close()
+    with EdgeStore(tmp_path / "edge", SPEC) as store:
+        store.upsert(POINTS[:2])
+    assert not leftover.exists()
+    assert (tmp_path / "edge" / SPEC_FILE).exists()
+    with EdgeStore(tmp_path / "edge", SPEC) as again:
+        assert again.count() == 2
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "file").write_text("x")
+    with pytest.raises(StoreError, match="holds no Qdrant shard"):
+        EdgeStore(tmp_path / "junk", SPEC)
