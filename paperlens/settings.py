@@ -22,6 +22,12 @@ class Settings(BaseSettings):
         Path("data"),
         description="Where the embedded store, the paper catalog, downloads and job records live.",
     )
+    models_dir: Path | None = Field(
+        None,
+        description="Where models made on first use are kept: ONNX exports of the chunk model and "
+        "the local LLM's GGUF joined from its packages (1.1 GB). Unset: data_dir/models. Several "
+        "data dirs may share one.",
+    )
     qdrant_url: str | None = Field(
         None,
         description="URL of a Qdrant server or cluster (e.g. http://localhost:6333). Unset: the "
@@ -48,12 +54,21 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(64, description="Chunks per embedding batch (batches are length-sorted).")
     embed_backend: str = Field(
-        "torch",
-        description="How the chunk model runs: 'torch' (sentence-transformers on PyTorch; CUDA when "
-        "present), 'onnx' (ONNX Runtime on the CPU, the same vectors, ~1.5x faster) or 'onnx-int8' "
-        "(int8-quantized, ~4.5x the naive ingest loop on 2 cores with no measured retrieval loss; "
-        "docs/benchmarks.md). The ONNX model is exported once into data_dir/models. Part of the "
-        "collection fingerprint: changing it means re-ingesting.",
+        "auto",
+        description="How the chunk model runs: 'auto' (the backend of the index the data dir already "
+        "holds; for a new index 'torch' on CUDA, 'onnx-int8' on a CPU), 'torch' (sentence-"
+        "transformers on PyTorch; half precision on CUDA), 'onnx' (ONNX Runtime on the CPU, torch's "
+        "vectors, ~1.5x faster) or 'onnx-int8' (int8-quantized: ~4.5x the naive ingest loop on 2 "
+        "cores, no loss measured on the retrieval and answer evals; docs/benchmarks.md). The ONNX "
+        "model is exported once into models_dir. Part of the collection fingerprint: another "
+        "backend means another index (re-ingest).",
+    )
+    query_backend: str = Field(
+        "auto",
+        description="How the chunk model embeds search queries when the backend is 'torch': 'auto' "
+        "(ONNX Runtime on a CPU, the same weights and vectors (cosine > 0.99999) in a third of the "
+        "time; PyTorch on CUDA), 'onnx' or 'torch'. The 'onnx' backends always embed queries "
+        "with their own model.",
     )
     xling_model: str = Field(
         "multilingual-e5-small",
@@ -163,10 +178,14 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (JSON list); empty: same origin only.",
     )
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "models_dir")
     @classmethod
-    def _absolute(cls, v: Path) -> Path:
-        return v.expanduser().resolve()
+    def _absolute(cls, v: Path | None) -> Path | None:
+        return v.expanduser().resolve() if v is not None else None
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def resolved_parse_workers(self) -> int:

@@ -18,11 +18,23 @@ def corpus() -> Path:
     return corpus_path()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def models_dir(tmp_path_factory) -> Path:
+    """One folder of exported models for the whole session, the tests' processes included: each
+    Settings object and each `paperlens` child reads PAPERLENS_MODELS_DIR, so the ONNX query model
+    is exported once, not once per data dir."""
+    path = Path(os.environ.get("PAPERLENS_MODELS_DIR") or tmp_path_factory.mktemp("models"))
+    os.environ["PAPERLENS_MODELS_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(models_dir):
+    """The product's default on this machine (embed_backend auto: the int8 ONNX export on a CPU);
+    tests/test_embedder.py covers the torch backend against it."""
     from paperlens.index.embedder import Embedder
 
-    return Embedder("all-MiniLM-L6-v2", "cpu", 64)
+    return Embedder("all-MiniLM-L6-v2", "cpu", 64, backend="auto", cache_dir=models_dir, query_backend="auto")
 
 
 @pytest.fixture(scope="session")

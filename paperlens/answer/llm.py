@@ -175,7 +175,7 @@ def open_llm(settings: Settings) -> LLM | None:
     if backend == "extractive":
         return None
     if backend == "llamacpp":
-        path = model_file(settings.llm_model, settings.data_dir / "models")
+        path = model_file(settings.llm_model, settings.resolved_models_dir)
         return LlamaCppLLM(path, settings.llm_threads, settings.llm_context_tokens)
     if backend == "openai":
         if not settings.openai_base_url or not settings.openai_model:
