@@ -122,7 +122,9 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
             "chunks": lib.store.count(),
             "papers": lib.catalog.count_papers(),
             "embed_model": lib.embedder.name,
+            "embed_backend": lib.embedder.backend,
             "xling_model": lib.xling.name if lib.xling else None,
+            "xling_backend": getattr(lib.xling, "backend", None),
         }
 
     @app.post("/api/search", response_model=SearchResponse, tags=["search"])

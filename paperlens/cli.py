@@ -323,7 +323,10 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
             "collection": library.spec.name,
             "embed_model": settings.embed_model,
             "embed_device": library.embedder.device,
+            "embed_backend": library.embedder.backend,  # 'auto' resolved for this data dir
+            "query_backend": library.embedder.query_backend,
             "xling_model": settings.xling_model or None,
+            "xling_backend": library.xling.backend if library.xling else None,
             "papers": library.catalog.count_papers(),
             "chunks": library.store.count(),
         }
