@@ -68,3 +68,12 @@ def serving(app):
     finally:
         srv.should_exit = True
         thread.join(30)
+
+
+def assert_problem(r, status: int) -> dict:
+    """The response is the API's one error shape (problem+json) with this status; its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body

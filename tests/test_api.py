@@ -10,7 +10,7 @@ import pytest
 from paperlens.api.app import create_app
 from paperlens.ingest.pipeline import open_library
 
-from support import make_settings, serving, write_jsonl
+from support import assert_problem, make_settings, serving, write_jsonl
 from test_pipeline import RECORDS
 
 
@@ -31,14 +31,6 @@ def _wait_job(client: httpx.Client, job_id: str) -> dict:
             return job
         time.sleep(0.1)
     raise AssertionError("job did not finish")
-
-
-def _problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def test_ingest_job_then_search_papers_chunks(server):
@@ -87,20 +79,20 @@ def test_ingest_job_then_search_papers_chunks(server):
 )
 def test_bad_search_requests_get_problem_naming_the_field(server, body, field):
     client, _ = server
-    problem = _problem(client.post("/api/search", json=body), 422)
+    problem = assert_problem(client.post("/api/search", json=body), 422)
     assert field in problem["detail"]
     assert any(e["field"] == field for e in problem["errors"])
 
 
 def test_not_json_and_unknown_ids(server):
     client, _ = server
-    _problem(client.post("/api/search", content=b"{not json", headers={"content-type": "application/json"}), 422)
-    _problem(client.get("/api/papers/arxiv:9999.99999"), 404)
-    _problem(client.get("/api/chunks/not-a-uuid"), 400)
-    _problem(client.get("/api/chunks/00000000-0000-0000-0000-000000000000"), 404)
-    _problem(client.get("/api/jobs/nope"), 404)
-    assert "does not exist" in _problem(client.post("/api/ingest", json={"paths": ["/no/such/file.pdf"]}), 400)["detail"]
-    _problem(client.post("/api/ingest", json={}), 400)
+    assert_problem(client.post("/api/search", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    assert_problem(client.get("/api/papers/arxiv:9999.99999"), 404)
+    assert_problem(client.get("/api/chunks/not-a-uuid"), 400)
+    assert_problem(client.get("/api/chunks/00000000-0000-0000-0000-000000000000"), 404)
+    assert_problem(client.get("/api/jobs/nope"), 404)
+    assert "does not exist" in assert_problem(client.post("/api/ingest", json={"paths": ["/no/such/file.pdf"]}), 400)["detail"]
+    assert_problem(client.post("/api/ingest", json={}), 400)
 
 
 def test_upload_limits_hold_without_content_length(server):
@@ -113,9 +105,9 @@ def test_upload_limits_hold_without_content_length(server):
         yield b"\r\n--b--\r\n"
 
     r = client.post("/api/ingest/upload", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
-    _problem(r, 413)
+    assert_problem(r, 413)
     r = client.post("/api/ingest/upload", files={"files": ("x.pdf", b"hello", "application/pdf")})
-    assert "not a PDF" in _problem(r, 400)["detail"]
+    assert "not a PDF" in assert_problem(r, 400)["detail"]
 
 
 def test_upload_pdf_is_ingested_with_pages_and_sections(server):

@@ -17,7 +17,7 @@ from paperlens.api.security import TokenBucket, check_bind, is_loopback, run_wit
 from paperlens.errors import GenerationTimeout, PaperlensError
 from paperlens.ingest.pipeline import open_library
 
-from support import make_settings, serving
+from support import assert_problem, make_settings, serving
 
 ORIGIN = "https://ui.example.org"
 
@@ -41,14 +41,6 @@ def start(tmp_path_factory, embedder, xling):
 @pytest.fixture(scope="module")
 def keyed(start):
     return start(api_keys=["alpha-key", "beta-key"], rate_limit_per_minute=0, cors_origins=[ORIGIN], max_upload_mb=1)
-
-
-def _problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 # --- bind check ------------------------------------------------------------------------------
@@ -82,14 +74,14 @@ def test_keys_guard_every_endpoint_but_healthz_and_the_ui_files(keyed):
 
     for method, path in [("GET", "/readyz"), ("GET", "/api/papers"), ("POST", "/api/search"),
                          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/no/such/route")]:
-        body = _problem(keyed.request(method, path, json={"query": "x"}), 401)
+        body = assert_problem(keyed.request(method, path, json={"query": "x"}), 401)
         assert "API key" in body["detail"]
     r = keyed.get("/api/papers")
     assert r.headers["www-authenticate"].startswith("Bearer")
 
-    assert "not one of" in _problem(keyed.get("/api/papers", headers={"X-API-Key": "gamma-key"}), 401)["detail"]
-    _problem(keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key-but-longer"}), 401)
-    _problem(keyed.get("/api/papers", headers={"Authorization": "Basic alpha-key"}), 401)
+    assert "not one of" in assert_problem(keyed.get("/api/papers", headers={"X-API-Key": "gamma-key"}), 401)["detail"]
+    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key-but-longer"}), 401)
+    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Basic alpha-key"}), 401)
 
     assert keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key"}).json()["total"] == 0
     assert keyed.get("/api/papers", headers={"X-API-Key": "beta-key"}).status_code == 200
@@ -99,10 +91,10 @@ def test_keys_guard_every_endpoint_but_healthz_and_the_ui_files(keyed):
 
 def test_errors_behind_the_key_are_problems(keyed):
     h = {"X-API-Key": "alpha-key"}
-    _problem(keyed.get("/no/such/route", headers=h), 404)
+    assert_problem(keyed.get("/no/such/route", headers=h), 404)
     r = keyed.get("/api/search", headers=h)
-    assert _problem(r, 405)["title"] == "Method Not Allowed" and "POST" in r.headers["allow"]
-    _problem(keyed.post("/api/search", headers=h, json={"query": ""}), 422)
+    assert assert_problem(r, 405)["title"] == "Method Not Allowed" and "POST" in r.headers["allow"]
+    assert_problem(keyed.post("/api/search", headers=h, json={"query": ""}), 422)
 
 
 def test_body_limit_composes_with_keys(keyed):
@@ -113,10 +105,10 @@ def test_body_limit_composes_with_keys(keyed):
         yield b"\r\n--b--\r\n"
 
     ctype = {"content-type": "multipart/form-data; boundary=b"}
-    _problem(keyed.post("/api/ingest/upload", content=chunked(), headers=ctype), 401)  # refused before reading
-    _problem(keyed.post("/api/ingest/upload", content=chunked(), headers={**ctype, "X-API-Key": "alpha-key"}), 413)
+    assert_problem(keyed.post("/api/ingest/upload", content=chunked(), headers=ctype), 401)  # refused before reading
+    assert_problem(keyed.post("/api/ingest/upload", content=chunked(), headers={**ctype, "X-API-Key": "alpha-key"}), 413)
     big = b"%PDF-" + b"0" * (2 << 20)
-    _problem(keyed.post("/api/ingest/upload", files={"files": ("a.pdf", big)}, headers={"X-API-Key": "alpha-key"}), 413)
+    assert_problem(keyed.post("/api/ingest/upload", files={"files": ("a.pdf", big)}, headers={"X-API-Key": "alpha-key"}), 413)
 
 
 # --- CORS ------------------------------------------------------------------------------------
@@ -147,10 +139,10 @@ def test_rate_limit_per_client_address_without_keys(start):
     client = start(rate_limit_per_minute=5)
     assert [client.get("/api/papers").status_code for _ in range(5)] == [200] * 5
     r = client.get("/api/papers")
-    body = _problem(r, 429)
+    body = assert_problem(r, 429)
     retry = int(r.headers["retry-after"])
     assert 1 <= retry <= 12 and body["retry_after_s"] == retry  # one token per 12 s at 5/min
-    _problem(client.post("/api/search", json={"query": "x"}), 429)  # one bucket for every route
+    assert_problem(client.post("/api/search", json={"query": "x"}), 429)  # one bucket for every route
     assert all(client.get("/healthz").status_code == 200 for _ in range(20))
     r = client.get("/api/papers", headers={"Origin": ORIGIN})
     assert r.status_code == 429 and not any(h.startswith("access-control") for h in r.headers)  # no CORS set
@@ -241,7 +233,7 @@ def test_run_with_deadline_async_keeps_the_loop_free():
     time.sleep(0.7)
 
 
-def test_timeout_is_a_504_problem_and_a_crash_a_500_problem():
+def test_timeout_is_a_504_problem_and_a_crash_a_500assert_problem():
     app = FastAPI()
     problems.install(app)
 
@@ -258,10 +250,10 @@ def test_timeout_is_a_504_problem_and_a_crash_a_500_problem():
         raise RuntimeError("a bug")
 
     with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
-        body = _problem(client.get("/boom"), 500)
+        body = assert_problem(client.get("/boom"), 500)
         assert "a bug" not in body["detail"]  # the log has the traceback; the client gets no internals
         for path in ("/slow", "/slow-async"):
             assert client.get(path, params={"seconds": 0.01}).json() == {"value": "done"}
-            body = _problem(client.get(path, params={"seconds": 1.0}), 504)
+            body = assert_problem(client.get(path, params={"seconds": 1.0}), 504)
             assert body["title"] == "Generation timed out" and "answer took longer" in body["detail"]
         time.sleep(1.0)
