@@ -93,13 +93,14 @@ class InProcess:
         self.answerer = Answerer(self.lib, self.settings, llm=open_llm(self.settings))
         self.model_load_s = round(time.perf_counter() - t, 2)
         self.backend = self.answerer.backend
+        self._titles: dict[str, str] | None = None
 
     def resolve(self, ref: str, title_hint: str | None = None) -> str:
         from evaluation import paper_titles, resolve
 
         kind, _, value = ref.partition(":")
         sources = {value: pid for pid in self.lib.catalog.papers_from_source(value)} if kind == "file" else {}
-        if not hasattr(self, "_titles"):
+        if self._titles is None:
             self._titles = paper_titles(self.lib)
         return resolve(ref, sources, self._titles)
 
@@ -113,9 +114,11 @@ class InProcess:
         return _plain(self.answerer.roundup(topic, date_from, date_to, language=language))
 
     def chunk(self, chunk_id: str) -> tuple[str, str] | None:
+        from paperlens.errors import NotFound
+
         try:
             c = self.lib.chunk(chunk_id)
-        except Exception:  # NotFound: the quote cannot be verified
+        except NotFound:  # a citation of a chunk the store does not have: unverifiable
             return None
         return c["paper_id"], c["text"]
 
