@@ -18,16 +18,17 @@ from .citation import RECORD, CheckStats, ChunkRef, Passage, Sentence
 from .markdown import Sources, check_line
 from .task import Answer, Context, check_language
 
-# Below these cosines no retrieved sentence is taken as an answer. Calibrated on the corpus with
-# questions the papers answer and questions they do not (tests/test_answers.py, the "ask" questions
-# of bench/eval_questions.json): bench/calibrate_ask.py prints, for each question, the best score
-# of a sentence that answers it and of any sentence for the unanswerable ones, and the thresholds
-# sit between the two groups (the figures: docs/benchmarks.md, "Answer thresholds").
+# Below these scores no retrieved sentence is taken as an answer. Calibrated on the corpus with
+# questions the papers answer and questions they do not (the "ask" questions of
+# bench/eval_questions.json and tests/test_answers.py, and Chinese ones): bench/calibrate_answers.py
+# measures, per question, the best score a retrieved sentence reaches, and each threshold sits between
+# the answerable and the unanswerable questions' best (the figures: docs/benchmarks.md, "Answer
+# thresholds").
 ASK_MIN_SIMILARITY = 0.38  # MiniLM cosine, English question and sentence
 ASK_MIN_SHARE = 0.33  # share of the question's key words the sentence must contain (English)
 ASK_MIN_SIMILARITY_XLING = 0.84  # e5 cosine, Chinese on either side
-# e5 cosines of related texts run higher than MiniLM's: an e5 score is lowered by this much to rank
-# beside MiniLM scores (from the same calibration run).
+# e5's cosines run higher than MiniLM's (the same calibration shows both): an e5 score is lowered by
+# this much so that the two rank together. Set by hand, not fitted.
 XLING_OFFSET = 0.4
 _QUESTION_WORDS = {"what", "which", "how", "why", "when", "who", "does", "do", "paper", "papers", "method", "propos"}
 

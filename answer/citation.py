@@ -3,9 +3,10 @@
 Citation, Sentence and CheckStats are what the API returns, as they are: pydantic dataclasses
 whose field descriptions are the OpenAPI schema's, so there is one definition of each shape
 (``Record`` gives them ``to_dict``, the same JSON the API sends). They keep the dataclass
-constructor (positional or keyword). ``Passage`` stays a plain dataclass: it is never returned,
-and one is made for every chunk of every paper an answer reads (thousands for a comparison),
-where a validating constructor is several times slower (docs/benchmarks.md, "Answer types").
+constructor (positional or keyword), which the engine's code uses. ``Passage`` stays a plain
+dataclass: the API never returns one, so validating it would buy nothing, and one is made for
+every chunk of every paper an answer reads, where a validating constructor is several times as slow
+(bench/answer_types.py measures it: docs/benchmarks.md, "Answer types").
 """
 
 from __future__ import annotations
