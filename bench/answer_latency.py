@@ -1,7 +1,8 @@
 """Latency per answer task, through the service (the dicts the CLI prints) and through the HTTP API
 (FastAPI's TestClient: request validation, the task, response validation and JSON), on the corpus
-library bench/eval_answers.py builds. Each call is repeated and its median taken; a task's figure is
-the sum of its calls' medians. To compare two commits, run it on each, back to back:
+library bench/eval_answers.py builds (built here when absent). Each call is repeated and its median
+taken; a task's figure is the sum of its calls' medians. To compare two commits, run it on each,
+back to back:
 
     .venv/bin/python bench/answer_latency.py --tag after [--data-dir DIR] [--repeat 5]
 
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, machine, write_json
+from common import RESULTS, fill_corpus_library, machine, write_json
 
 PAPERS = ["sr_rcan.pdf", "ella.pdf", "dilightnet.pdf", "rethinking_fid_cmmd.pdf", "sr_espcn.pdf"]
 COMPARE = ["compare image super-resolution methods", "diffusion-based image editing", "video generation"]
@@ -42,8 +43,7 @@ def main() -> None:
 
     settings = Settings(_env_file=None, data_dir=args.data_dir, rate_limit_per_minute=0)
     with open_library(settings) as lib:
-        if lib.catalog.count_papers() == 0:
-            sys.exit(f"{args.data_dir} holds no library: run bench/eval_answers.py first (it builds one)")
+        fill_corpus_library(lib, settings)
         papers = [lib.catalog.papers_from_source(n)[0] for n in PAPERS] + ["arxiv:2409.17058"]
         calls = [("summarize", {"paper_id": p, "language": lang}) for p in papers for lang in ("en", "zh")]
         calls += [("compare", {"query": q}) for q in COMPARE] + [("roundup", r) for r in ROUNDUP]

@@ -43,7 +43,7 @@ def main() -> None:
         best = min(timeit.repeat(lambda cls=cls: cls(**FIELDS), number=args.n, repeat=5))
         per_us[name] = round(best / args.n * 1e6, 2)
     counts = []
-    if (args.data_dir / "catalog.sqlite").exists() or args.data_dir.exists():
+    if args.data_dir.exists():
         from paperlens.answer.service import Answerer
         from paperlens.ingest.pipeline import open_library
         from paperlens.settings import Settings

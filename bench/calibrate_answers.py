@@ -32,7 +32,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import RESULTS, corpus_dir, machine, write_json
+from common import RESULTS, fill_corpus_library, machine, write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,7 +68,7 @@ def main() -> None:
     from paperlens.answer.citation import Passage
     from paperlens.answer.sentences import split
     from paperlens.answer.task import Context
-    from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
+    from paperlens.ingest.pipeline import open_library
     from paperlens.models import SearchFilters, is_cjk_heavy
     from paperlens.settings import Settings
 
@@ -76,11 +76,7 @@ def main() -> None:
     questions = [(q["question"], q["answerable"]) for q in json.loads((HERE / "eval_questions.json").read_text())["ask"]]
     questions += [q for q in MORE if q[0] not in {x for x, _ in questions}]
     with open_library(settings) as lib:
-        if lib.catalog.count_papers() == 0:
-            root = corpus_dir("")
-            print("building the corpus library (once) ...", file=sys.stderr)
-            Ingestor(lib, settings).run(IngestRequest(paths=[root / "pdfs", root / "pdfs_odd", root / "seeds"]))
-            lib.store.optimize()
+        fill_corpus_library(lib, settings)
         ctx = Context(lib, settings)
         xl = lib.xling
 
