@@ -1,12 +1,11 @@
-"""The paper card: a structured summary of one paper, like the users' digest entries, with every
-sentence cited. Sections: background, prior methods and their problems, method, tasks and results,
-limitations; plus title, authors, affiliations, keywords and links read from the paper."""
+"""What goes on a paper card: the sentences of each section (background, prior methods and their
+problems, method, tasks and results, limitations), and the affiliations, keywords and links read
+from the paper. The card itself, its task and its Markdown are in summarize_task.py."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from .candidates import Candidate, candidates, pick
@@ -28,32 +27,6 @@ _AFFIL = re.compile(
     r"(universit|institut|laborator|\blab\b|college|school of|academy|research|inc\.|corporation|google|microsoft|meta ai|"
     r"nvidia|adobe|bytedance|tencent|alibaba|baidu|huawei|deepmind|openai|samsung|sensetime|kuaishou|大学|研究院|实验室)", re.I,
 )
-
-
-@dataclass
-class CardSection:
-    key: str
-    name: str
-    sentences: list[Sentence] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "sentences": [s.to_dict() for s in self.sentences]}
-
-
-@dataclass
-class Card:
-    paper_id: str
-    title: str
-    authors: list[str]
-    language: str
-    sections: list[CardSection]
-    affiliations: list[Sentence] = field(default_factory=list)
-    keywords: list[str] = field(default_factory=list)
-    links: dict[str, str] = field(default_factory=dict)
-    link_citations: dict[str, Citation] = field(default_factory=dict)
-    arxiv_id: str | None = None
-    date: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def select_sections(passages: list[Passage], meta: dict[str, Any], language: str) -> tuple[dict[str, list[Candidate]], list[str]]:

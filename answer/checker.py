@@ -33,9 +33,11 @@ from .sentences import split
 Encode = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 Judge = Callable[[str, str], bool]  # (sentence, passage text) -> supported?
 
-# e5 places any two texts of one domain close together (cosines of 0.75-0.9 are common), so its
-# threshold sits far above MiniLM's; calibrated on the corpus (tests/test_checker.py shows a
-# faithful Chinese paraphrase passing and an unrelated one failing).
+# e5 places any two texts of one field close together, so its floor sits far above MiniLM's.
+# Measured with bench/calibrate_answers.py on the corpus's digest papers: each one's Chinese summary
+# against its own English abstract and against the other papers' abstracts (the figures:
+# docs/benchmarks.md, "Answer thresholds"); tests/test_checker.py shows a faithful Chinese
+# paraphrase passing and an unrelated one failing.
 XLING_MIN_SIMILARITY = 0.82
 
 _STOP = set(

@@ -1,22 +1,26 @@
-"""LLM backends: a local GGUF model run in-process by xllamacpp, or any OpenAI-compatible endpoint.
+"""LLM backends behind one small protocol (``LLM.chat``), chosen by name.
 
-Both speak one small protocol (``LLM.chat``) and raise only paperlens errors: ModelError when a
-model cannot be loaded or configured, GenerationError when a call fails, GenerationTimeout when a
-call runs past its time limit. This is the only module that imports xllamacpp.
+    LLM                 the protocol: name, context_tokens, chat(messages, max_tokens, ...) -> str
+    BACKENDS            answer_backend name -> opener(settings) -> LLM ('extractive' needs none)
+    ├── llamacpp        a GGUF model in-process (llamacpp.py, the only module importing xllamacpp)
+    └── openai          any OpenAI-compatible endpoint over HTTP (openai_compat.py)
+
+A backend raises only paperlens errors: ModelError when a model cannot be loaded or configured,
+GenerationError when a call fails, GenerationTimeout when a call runs past its time limit. Each
+translates its runtime's or HTTP client's exceptions by type, at the calls into it, through
+``map_exceptions`` (never by reading their messages). A new backend is one module and one opener
+here; tests/test_llm.py runs one contract suite over every backend and over the scripted fake the
+tests use where the model is not the point (tests/fake_llm.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Protocol
 
-from paperlens.errors import GenerationError, GenerationTimeout, ModelError
-
-from .gguf import INSTALL_HINT, model_file
+from paperlens.errors import ModelError, PaperlensError
 
 if TYPE_CHECKING:
     from paperlens.settings import Settings
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 Messages = list[dict[str, str]]
 
 SEED = 42
+EXTRACTIVE = "extractive"  # the backend without a model: the papers' own sentences
 
 
 class LLM(Protocol):
@@ -35,166 +40,65 @@ class LLM(Protocol):
     ) -> str: ...
 
 
-class LlamaCppLLM:
-    """A GGUF model loaded once, in this process. llama.cpp runs one sequence at a time here
-    (one slot), so calls are serialized by a lock; a call waiting for the lock counts that wait
-    against its timeout."""
+# --- the backends, by name ---------------------------------------------------------------------------
 
-    def __init__(self, path: Path, threads: int = 0, context_tokens: int = 4096) -> None:
-        try:
-            import xllamacpp
-        except ImportError as e:
-            raise ModelError(f"the 'llamacpp' answer backend needs xllamacpp: run {INSTALL_HINT}") from e
-        self.name = f"llamacpp:{Path(path).name}"
-        self.context_tokens = context_tokens
-        self._lock = threading.Lock()
-        p = xllamacpp.CommonParams()
-        p.model.path = str(path)
-        p.n_ctx = context_tokens
-        p.n_parallel = 1
-        n = threads or os.cpu_count() or 1
-        p.cpuparams.n_threads = n
-        p.cpuparams_batch.n_threads = n
-        # No busy-waiting between work items: on a machine shared with the embedder and the API
-        # (or other processes), spinning threads starve the ones doing the work.
-        p.cpuparams.poll = 0
-        p.cpuparams_batch.poll = 0
-        p.sampling.temp = 0.0
-        p.sampling.seed = SEED
-        p.warmup = False
-        p.verbosity = -1  # llama.cpp logs every request to stderr otherwise
-        try:
-            self._server = xllamacpp.Server(p)
-        except Exception as e:  # the binding raises RuntimeError / ValueError / its own types
-            raise ModelError(f"could not load GGUF model {path}: {e}", model=str(path)) from e
+def _open_llamacpp(settings: Settings) -> LLM:
+    from .gguf import model_file
+    from .llamacpp import LlamaCppLLM
 
-    def chat(
-        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, timeout_s: float | None = None
-    ) -> str:
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        body = {
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "seed": SEED,
-            # A reused KV cache was computed in other batch sizes than a fresh prompt, which can
-            # change the last bits of the logits and so a greedy answer: determinism over speed.
-            "cache_prompt": False,
-            "stream": True,
-        }
-        parts: list[str] = []
-        errors: list[str] = []
-        timed_out = False
-
-        def on_chunk(chunk: dict[str, Any]) -> bool:
-            # Returning True stops the generation: how a timeout cancels work in llama.cpp.
-            nonlocal timed_out
-            if "error" in chunk:
-                errors.append(_error_text(chunk))
-                return True
-            for choice in chunk.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    parts.append(content)
-            if deadline is not None and time.monotonic() > deadline:
-                timed_out = True
-                return True
-            return False
-
-        if not self._lock.acquire(timeout=-1 if timeout_s is None else max(0.0, timeout_s)):
-            raise GenerationTimeout(f"{self.name}: still busy with another request after {timeout_s:.0f} s")
-        try:
-            self._server.handle_chat_completions(body, on_chunk)
-        except Exception as e:
-            raise GenerationError(f"{self.name}: generation failed: {e}") from e
-        finally:
-            self._lock.release()
-        if errors:
-            raise GenerationError(f"{self.name}: {errors[0]}")
-        if timed_out or (deadline is not None and time.monotonic() > deadline):
-            raise GenerationTimeout(f"{self.name}: no complete answer within {timeout_s:.0f} s")
-        return "".join(parts)
-
-    def chat_completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One OpenAI-shaped chat completion, request and response as llama.cpp's server has them
-        (for serving this model over HTTP)."""
-        with self._lock:
-            try:
-                return self._server.handle_chat_completions({**body, "stream": False})
-            except Exception as e:
-                raise GenerationError(f"{self.name}: generation failed: {e}") from e
+    path = model_file(settings.llm_model, settings.resolved_models_dir)
+    return LlamaCppLLM(path, settings.llm_threads, settings.llm_context_tokens)
 
 
-class OpenAILLM:
-    """Any OpenAI-compatible chat completions endpoint (vLLM, Ollama, llama.cpp server, hosted)."""
+def _open_openai(settings: Settings) -> LLM:
+    from .openai_compat import OpenAILLM
 
-    def __init__(
-        self, base_url: str, model: str, api_key: str = "", timeout_s: float = 120.0, context_tokens: int = 4096
-    ) -> None:
-        import httpx
+    if not settings.openai_base_url or not settings.openai_model:
+        raise ModelError(
+            "answer_backend 'openai' needs PAPERLENS_OPENAI_BASE_URL and PAPERLENS_OPENAI_MODEL",
+            field="openai_base_url",
+        )
+    return OpenAILLM(settings.openai_base_url, settings.openai_model, settings.openai_api_key,
+                     settings.generation_timeout_s, settings.llm_context_tokens)
 
-        self._httpx = httpx
-        self.name = f"openai:{model}"
-        self.context_tokens = context_tokens
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.timeout_s = timeout_s
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(headers=headers)
 
-    def chat(
-        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, timeout_s: float | None = None
-    ) -> str:
-        httpx = self._httpx
-        limit = self.timeout_s if timeout_s is None else timeout_s
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                "temperature": temperature, "seed": SEED}
-        try:
-            r = self._client.post(self.url, json=body, timeout=httpx.Timeout(limit, connect=min(limit, 10.0)))
-        except httpx.TimeoutException as e:
-            raise GenerationTimeout(f"{self.name}: {self.url} gave no answer within {limit:.0f} s") from e
-        except httpx.HTTPError as e:
-            raise GenerationError(f"{self.name}: could not reach {self.url}: {e}") from e
-        if r.status_code >= 400:
-            raise GenerationError(f"{self.name}: {self.url} answered HTTP {r.status_code}: {r.text[:300]}")
-        try:
-            content = r.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise GenerationError(f"{self.name}: {self.url} sent no chat completion: {r.text[:300]}") from e
-        if not isinstance(content, str):
-            raise GenerationError(f"{self.name}: {self.url} sent an empty message")
-        return content
-
-    def close(self) -> None:
-        self._client.close()
+BACKENDS: dict[str, Callable[[Settings], LLM]] = {"llamacpp": _open_llamacpp, "openai": _open_openai}
 
 
 def open_llm(settings: Settings) -> LLM | None:
     """The configured answer backend's model; None for the extractive backend (no model)."""
     backend = settings.answer_backend
-    if backend == "extractive":
+    if backend == EXTRACTIVE:
         return None
-    if backend == "llamacpp":
-        path = model_file(settings.llm_model, settings.resolved_models_dir)
-        return LlamaCppLLM(path, settings.llm_threads, settings.llm_context_tokens)
-    if backend == "openai":
-        if not settings.openai_base_url or not settings.openai_model:
-            raise ModelError(
-                "answer_backend 'openai' needs PAPERLENS_OPENAI_BASE_URL and PAPERLENS_OPENAI_MODEL",
-                field="openai_base_url",
-            )
-        return OpenAILLM(settings.openai_base_url, settings.openai_model, settings.openai_api_key,
-                         settings.generation_timeout_s, settings.llm_context_tokens)
-    raise ModelError(
-        f"unknown answer_backend {backend!r}: use 'extractive', 'llamacpp' or 'openai'", field="answer_backend"
-    )
+    opener = BACKENDS.get(backend)
+    if opener is None:
+        names = [repr(n) for n in (EXTRACTIVE, *BACKENDS)]
+        raise ModelError(
+            f"unknown answer_backend {backend!r}: use {', '.join(names[:-1])} or {names[-1]}", field="answer_backend"
+        )
+    return opener(settings)
 
 
-def _error_text(chunk: dict[str, Any]) -> str:
-    err = chunk.get("error", chunk)
-    if isinstance(err, dict):
-        return str(err.get("message") or err)
-    return str(err)
+# --- the error boundary ------------------------------------------------------------------------------
+
+ErrorMap = Mapping[type[BaseException], Callable[[BaseException], PaperlensError]]
+
+
+@contextmanager
+def map_exceptions(mapping: ErrorMap) -> Iterator[None]:
+    """Translate what a third-party call raises into a paperlens error, by exception type: the
+    mapping's entry for the closest class in the exception's MRO makes the error (the original
+    chained as its cause). Our own errors, and exceptions the mapping does not name, pass as they are."""
+    try:
+        yield
+    except PaperlensError:
+        raise
+    except Exception as exc:
+        mro = type(exc).__mro__
+        matches = [cls for cls in mapping if isinstance(exc, cls)]
+        if not matches:
+            raise
+        raise mapping[min(matches, key=mro.index)](exc) from exc
 
 
 # --- support judging -------------------------------------------------------------------------------

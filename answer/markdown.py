@@ -3,9 +3,7 @@ gives page and quote, so a reader can check each claim without the API."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from .citation import Citation, Sentence
+from .citation import CheckStats, Citation, Sentence
 
 
 class Sources:
@@ -56,7 +54,7 @@ def link_line(links: dict[str, str]) -> str:
     return " · ".join(parts)
 
 
-def check_line(check: dict[str, Any], backend: str, zh: bool = False) -> str:
+def check_line(check: CheckStats, backend: str, zh: bool = False) -> str:
     if zh:
-        return f"_由 {backend} 生成；核查 {check['checked']} 句，删除 {check['dropped']} 句无据的句子。_"
-    return f"_Written by the {backend} backend; {check['checked']} sentences checked against their passages, {check['dropped']} dropped as unsupported._"
+        return f"_由 {backend} 生成；核查 {check.checked} 句，删除 {check.dropped} 句无据的句子。_"
+    return f"_Written by the {backend} backend; {check.checked} sentences checked against their passages, {check.dropped} dropped as unsupported._"

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass as record
+from pydantic.json_schema import SkipJsonSchema
 
 from .candidates import Candidate, candidates, pick
 from .checker import terms
-from .citation import Citation, Passage, cite
+from .citation import RECORD, Citation, PaperRef, Passage, Record, cite
 from .card import code_link
 from .facts import Fact, base_models_in, datasets_in, metrics_in, steps_in
 from .sentences import split
@@ -35,27 +38,24 @@ _OWN = re.compile(r"\b(our|ours|we|proposed)\b", re.I)
 _FACT_HINT = re.compile(r"\d|github|step|NFE|train|fine-?tun|based on|built|backbone|pre-?train|initiali|evaluat|benchmark", re.I)
 
 
-@dataclass
-class Cell:
-    value: str = NOT_REPORTED
-    citations: list[Citation] = field(default_factory=list)
+@record(config=RECORD)
+class Cell(Record):
+    """One cell of a comparison table: a value read from the cited sentences, or "not reported"."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "citations": [c.to_dict() for c in self.citations]}
+    value: str = Field(NOT_REPORTED, description='The value as read from the paper, or "not reported"')
+    citations: list[Citation] = Field(default_factory=list, description="The sentences the value was read from "
+                                      "(none for \"not reported\"); every number in the value occurs in them")
 
 
-@dataclass
-class Row:
-    paper_id: str
-    arxiv_id: str | None
-    title: str
-    date: str | None
-    cells: dict[str, Cell]
-    key_idea: Candidate | None = None
+@record(config=RECORD)
+class Row(PaperRef):
+    """One paper of a comparison table, one cell per aspect (column)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"paper_id": self.paper_id, "arxiv_id": self.arxiv_id, "title": self.title, "date": self.date,
-                "cells": {k: c.to_dict() for k, c in self.cells.items()}}
+    cells: dict[str, Cell] = Field(description="Aspect -> cell, for every requested aspect")
+    matched_by: str = Field("", description="Why the paper is in the table: 'abstract' (it names the topic), "
+                                            "'full text' (it discusses it at length), 'search' or 'requested'")
+    # The sentence behind the "key idea" cell, for the comparison's synthesis: not part of the response.
+    key_idea: SkipJsonSchema[Candidate | None] = Field(None, exclude=True, repr=False)
 
 
 def column_kind(aspect: str) -> str:

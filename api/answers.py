@@ -7,18 +7,24 @@ never loads an LLM."""
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from paperlens.answer.ask_task import Reply
+from paperlens.answer.compare_task import Comparison
+from paperlens.answer.roundup_task import Roundup
 from paperlens.answer.service import Answerer
+from paperlens.answer.summarize_task import Card
 from paperlens.models import SearchFilters
 
 from .schemas import NOT_BLANK, Filters, not_blank
 from .security import run_with_deadline
 
 router = APIRouter(tags=["answers"])
+T = TypeVar("T")
 _lock = threading.Lock()
 
 
@@ -112,132 +118,39 @@ class AskRequest(_Body):
         return not_blank(v, "question")
 
 
-# --- responses (documented shapes; extra fields pass through) ----------------------------------
-class CitationOut(BaseModel):
-    paper_id: str
-    chunk_id: str
-    page: int
-    quote: str = Field(description="Occurs verbatim in the chunk's text (GET /api/chunks/{chunk_id})")
-
-
-class SentenceOut(BaseModel):
-    text: str
-    citations: list[CitationOut]
-    role: str = ""
-
-
-class CheckOut(BaseModel):
-    checked: int
-    dropped: int
-    reasons: list[str]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    backend: str
-    check: CheckOut
-    markdown: str
-    language: str
-    elapsed_s: float
-
-
-class SectionOut(BaseModel):
-    key: str
-    name: str
-    sentences: list[SentenceOut]
-
-
-class CardOut(_Out):
-    paper_id: str
-    arxiv_id: str | None
-    title: str
-    authors: list[str]
-    date: str | None
-    affiliations: list[SentenceOut]
-    keywords: list[str]
-    links: dict[str, str]
-    sections: list[SectionOut]
-    sentences: list[SentenceOut]
-    notes: list[str]
-
-
-class CellOut(BaseModel):
-    value: str
-    citations: list[CitationOut]
-
-
-class RowOut(BaseModel):
-    paper_id: str
-    arxiv_id: str | None
-    title: str
-    date: str | None
-    cells: dict[str, CellOut]
-    matched_by: str
-
-
-class CompareOut(_Out):
-    query: str | None
-    aspects: list[str]
-    rows: list[RowOut]
-    synthesis: list[SentenceOut]
-
-
-class RoundupPaperOut(BaseModel):
-    paper_id: str
-    arxiv_id: str | None
-    title: str
-    date: str | None
-    links: dict[str, str]
-    sentences: list[SentenceOut]
-
-
-class ThemeOut(BaseModel):
-    title: str
-    papers: list[RoundupPaperOut]
-
-
-class RoundupOut(_Out):
-    topic: str
-    themes: list[ThemeOut]
-
-
-class AskOut(_Out):
-    question: str
-    answered: bool
-    sentences: list[SentenceOut]
-    statement: str | None
-
-
 def _filters(f: Filters) -> SearchFilters:
     return SearchFilters(**f.model_dump())
 
 
-def _run(request: Request, what: str, fn) -> dict[str, Any]:
+def _run(request: Request, what: str, fn: Callable[[], T]) -> T:
     return run_with_deadline(fn, request.app.state.settings.generation_timeout_s, what)
 
 
-# --- routes ------------------------------------------------------------------------------------
-@router.post("/api/summarize", response_model=CardOut)
-def summarize(body: SummarizeRequest, ans: Ans, request: Request) -> dict[str, Any]:
+# --- routes: each returns its task's response type as it is (the schema is the type's) ------------
+@router.post("/api/summarize")
+def summarize(body: SummarizeRequest, ans: Ans, request: Request) -> Card:
     """A paper card (background, prior methods, method, results, limitations), every sentence cited."""
-    return _run(request, "the summary", lambda: ans.summarize(body.paper_id, body.language))
+    return _run(request, "the summary", lambda: ans.answer("summarize", paper_id=body.paper_id, language=body.language))
 
 
-@router.post("/api/compare", response_model=CompareOut)
-def compare(body: CompareRequest, ans: Ans, request: Request) -> dict[str, Any]:
+@router.post("/api/compare")
+def compare(body: CompareRequest, ans: Ans, request: Request) -> Comparison:
     """A table of every indexed paper on a topic (or the given papers), each cell cited or 'not reported'."""
-    return _run(request, "the comparison", lambda: ans.compare(
-        body.query, body.paper_ids or None, body.aspects, _filters(body.filters), body.language))
+    return _run(request, "the comparison", lambda: ans.answer(
+        "compare", query=body.query, paper_ids=body.paper_ids or None, aspects=body.aspects,
+        filters=_filters(body.filters), language=body.language))
 
 
-@router.post("/api/roundup", response_model=RoundupOut)
-def roundup(body: RoundupRequest, ans: Ans, request: Request) -> dict[str, Any]:
+@router.post("/api/roundup")
+def roundup(body: RoundupRequest, ans: Ans, request: Request) -> Roundup:
     """A digest of the papers on a topic in a date window, grouped by theme, each line cited."""
-    return _run(request, "the roundup", lambda: ans.roundup(
-        body.topic, body.date_from, body.date_to, body.language, _filters(body.filters)))
+    return _run(request, "the roundup", lambda: ans.answer(
+        "roundup", topic=body.topic, date_from=body.date_from, date_to=body.date_to, language=body.language,
+        filters=_filters(body.filters)))
 
 
-@router.post("/api/ask", response_model=AskOut)
-def ask(body: AskRequest, ans: Ans, request: Request) -> dict[str, Any]:
+@router.post("/api/ask")
+def ask(body: AskRequest, ans: Ans, request: Request) -> Reply:
     """A cited answer, or a plain statement that the indexed papers do not answer the question."""
-    return _run(request, "the answer", lambda: ans.ask(body.question, _filters(body.filters), body.language))
+    return _run(request, "the answer", lambda: ans.answer(
+        "ask", question=body.question, filters=_filters(body.filters), language=body.language))

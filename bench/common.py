@@ -33,6 +33,19 @@ def corpus_dir(sub: str) -> Path:
     return path
 
 
+def fill_corpus_library(lib: Any, settings: Any) -> None:
+    """Ingest the corpus (PDFs, odd PDFs, digest pages) into `lib` when it is empty: the library the
+    answer benchmarks share (bench/results/answers-lib by default; a few minutes, once)."""
+    if lib.catalog.count_papers():
+        return
+    from paperlens.ingest.pipeline import IngestRequest, Ingestor
+
+    root = corpus_dir("")
+    print("building the corpus library (once) ...", file=sys.stderr)
+    Ingestor(lib, settings).run(IngestRequest(paths=[root / "pdfs", root / "pdfs_odd", root / "seeds"]))
+    lib.store.optimize()
+
+
 def cpu_name() -> str:
     """The CPU's model name as /proc/cpuinfo gives it."""
     try:

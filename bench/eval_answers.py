@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, corpus_dir, machine, write_json
+from common import RESULTS, fill_corpus_library, machine, write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,7 +37,7 @@ def main() -> None:
     from paperlens.answer.citation import iter_citations
     from paperlens.answer.llm import open_llm
     from paperlens.answer.service import Answerer
-    from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
+    from paperlens.ingest.pipeline import open_library
     from paperlens.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=args.data_dir, answer_backend=args.backend, llm_model=args.llm_model,
@@ -45,11 +45,7 @@ def main() -> None:
     questions = json.loads((HERE / "eval_questions.json").read_text(encoding="utf-8"))
     lim = (lambda xs: xs[: args.limit]) if args.limit else (lambda xs: xs)
     with open_library(settings) as lib:
-        if lib.catalog.count_papers() == 0:
-            root = corpus_dir("")
-            print("building the corpus library (once) ...", file=sys.stderr)
-            Ingestor(lib, settings).run(IngestRequest(paths=[root / "pdfs", root / "pdfs_odd", root / "seeds"]))
-            lib.store.optimize()
+        fill_corpus_library(lib, settings)
         t = time.perf_counter()
         ans = Answerer(lib, settings, open_llm(settings))
         load_s = time.perf_counter() - t

@@ -1,10 +1,11 @@
 """A real OpenAI-compatible endpoint on 127.0.0.1 for the tests: FastAPI under uvicorn, in a thread.
 
-    with OpenAIServer(llm) as server:             # llm: a loaded LlamaCppLLM
+    with OpenAIServer(llm) as server:             # llm: a loaded LlamaCppLLM, or any LLM
         client = OpenAILLM(server.base_url, "qwen", api_key="k")
 
-``POST /v1/chat/completions`` answers with the real model (llama.cpp's own OpenAI-shaped
-handler). ``delay_s`` holds every answer back that long (for client timeouts); without a model
+``POST /v1/chat/completions`` answers with the model: a LlamaCppLLM through llama.cpp's own
+OpenAI-shaped handler, any other LLM (the scripted fake, tests/fake_llm.py) through its ``chat``,
+wrapped in a chat completion. ``delay_s`` holds every answer back that long (for client timeouts); without a model
 the endpoint answers 503, as a server does while its model is loading. Every request body and
 its Authorization header are recorded in ``requests``.
 """
@@ -46,6 +47,11 @@ class OpenAIServer:
                 self._stop.wait(self.delay_s)  # cut short when the server stops
             if self.llm is None:
                 return JSONResponse({"error": {"message": "model is loading", "code": 503}}, status_code=503)
+            if not hasattr(self.llm, "chat_completion"):
+                try:
+                    return JSONResponse(_completion(self.llm, body))
+                except Exception as e:  # the model failed: an error body, as a real server sends
+                    return JSONResponse({"error": {"message": str(e), "code": 500}}, status_code=500)
             result = self.llm.chat_completion(body)
             if "error" in result:
                 return JSONResponse(result, status_code=int(result["error"].get("code") or 500))
@@ -75,6 +81,14 @@ class OpenAIServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _completion(llm: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI chat completion of `llm.chat`'s reply to the request `body`."""
+    content = llm.chat(body["messages"], max_tokens=body.get("max_tokens") or 256,
+                       temperature=body.get("temperature") or 0.0)
+    return {"id": f"chatcmpl-{len(content)}", "object": "chat.completion", "model": body.get("model", ""),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}
 
 
 def closed_port() -> int:

@@ -100,3 +100,26 @@ def test_facts_from_sentences():
 ])
 def test_topics(query, groups):
     assert parse_topic(query).groups == groups
+
+
+def test_the_judge_is_asked_last_and_only_about_what_passed_the_other_tests(embedder):
+    """With an LLM configured, the model's yes/no is the checker's last test (scripted model here:
+    tests/fake_llm.py). A verbatim quote needs no judge; a sentence with a wrong number never
+    reaches it; a faithful paraphrase does, and is dropped when the model says no."""
+    from fake_llm import ScriptedLLM
+
+    from paperlens.answer.llm import judge_support
+
+    llm = ScriptedLLM(judge="no")
+    checker = Checker(encode=embedder.encode, judge=lambda s, p: judge_support(llm, s, p))
+    verbatim = _s("We evaluate on Set5 and Urban100.", PASSAGE)
+    paraphrase = _s("The model reaches 32.63 dB PSNR on Set5 using 8 sampling steps.", PASSAGE)
+    wrong = _s("The model reaches 35.1 dB PSNR on Set5.", PASSAGE)
+    kept, stats = checker.check([verbatim, paraphrase, wrong], {"c1": PASSAGE})
+    assert [s.text for s in kept] == [verbatim.text]
+    (call,) = llm.judge_calls
+    assert "CLAIM: The model reaches 32.63 dB PSNR" in call.user and PASSAGE.text in call.user
+    assert stats.dropped == 2 and "LLM judged" in stats.reasons[0] and "35.1" in stats.reasons[1]
+    llm.judge = "yes"
+    kept, _ = checker.check([paraphrase], {"c1": PASSAGE})
+    assert kept == [paraphrase]
