@@ -13,6 +13,7 @@ from paperlens.errors import BadInput, NotFound
 from paperlens.index.library import Library
 from paperlens.models import SearchFilters
 from paperlens.settings import Settings
+from paperlens.text import count_han
 
 from . import card as cardlib
 from . import table as tablelib
@@ -240,7 +241,7 @@ class Answerer:
         t0 = time.perf_counter()
         if not question or not question.strip():
             raise BadInput("question is empty", field="question")
-        zh_q = any("\u4e00" <= ch <= "\u9fff" for ch in question)
+        zh_q = count_han(question) > 0
         language = _language(language or ("zh" if zh_q else "en"))
         named = self.evidence.named_papers(question)
         if named:  # "What learning rate does RCAN use?": search RCAN, not the corpus

@@ -13,7 +13,7 @@ from .checker import terms
 from .citation import Citation, Passage, cite
 from .card import code_link
 from .facts import Fact, base_models_in, datasets_in, metrics_in, steps_in
-from .sentences import split
+from paperlens.text import split_sentences as split
 
 NOT_REPORTED = "not reported"
 

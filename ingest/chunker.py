@@ -1,6 +1,7 @@
 """Document -> chunks with exact character offsets, bounded in embedding-model tokens.
 
-Own splitter rather than llama-index's SentenceSplitter: that one returns strings (it re-joins
+Sentences come from the one splitter (``paperlens.text.sentence_bounds``, which the answer engine
+quotes from too) rather than llama-index's SentenceSplitter: that one returns strings (it re-joins
 and strips whitespace), so offsets into the full text would have to be recovered by searching,
 which is fragile when sentences repeat. Here every chunk is a slice of the full text by
 construction, and the token bound is checked with the real tokenizer.
@@ -18,22 +19,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from paperlens.errors import ModelError
-from paperlens.models import Chunk, Document, chunk_uuid, is_cjk_heavy
+from paperlens.models import Chunk, Document, chunk_uuid
+from paperlens.text import CJK, is_cjk_heavy, sentence_bounds
 
-# Part of the collection fingerprint: bump when chunk boundaries change, so old and new chunks never mix.
+# Part of the collection fingerprint: bump when chunk boundaries change, so old and new chunks never
+# mix. The sentence splitter in paperlens.text decides boundaries too: a change there bumps it.
 CHUNKER_VERSION = "chunker-2"
 
 # Sections that summarize the whole paper: they also get the cross-lingual vector. Not a digest's
 # "Info" block (authors, affiliations, links): such lists match every query a little in e5's space.
 SUMMARY_SECTIONS = {"title", "abstract", "摘要", "summary", "简要描述", "key takeaways", "关键要点"}
 
-_ABBREV = {"e.g.", "i.e.", "al.", "fig.", "figs.", "eq.", "eqs.", "vs.", "cf.", "sec.", "secs.", "tab.", "ref.",
-           "refs.", "no.", "approx.", "resp.", "dr.", "mr.", "ms.", "prof.", "st.", "etc.)", "ch.", "app."}
-_EN_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
-_ZH_END = re.compile(r"[。！？；]+[”’」』）)]*")
-_PARA = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•]\s|\d+[.)、]\s|[(（]\d+[)）]|#))")
 _CLAUSE = re.compile(r"[^，、：,;:\s](?:[^，、：,;:]|[,;:](?!\s))*(?:[，、：]+|[,;:]+(?=\s)|$)")
-_WORD = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+_WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")  # one CJK character, or a run without spaces and CJK
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,28 +105,9 @@ def chunk_document(doc: Document, *, rev: str, max_tokens: int, overlap_tokens: 
 def _units(full: str, s0: int, s1: int, max_tokens: int, count: Callable[[str], int]) -> list[tuple[int, int, int]]:
     """Sentence spans (start, end, tokens) of full[s0:s1], whitespace trimmed; sentences over the
     bound are cut at words, and words over the bound at characters."""
-    text = full[s0:s1]
-    cuts = {0, len(text)}
-    for m in _ZH_END.finditer(text):
-        cuts.add(m.end())
-    for m in _PARA.finditer(text):
-        cuts.add(m.start())
-    for m in _EN_END.finditer(text):
-        before = re.search(r"\S*$", text[max(0, m.start() - 40):m.start()]).group(0)
-        word = (before + text[m.start():m.end()]).lower().lstrip("([\"'")
-        nxt = text[m.end():m.end() + 3].lstrip()
-        if word in _ABBREV or re.fullmatch(r"(?:[a-z]\.)+|[a-z]\.", word) or (nxt[:1].islower()):
-            continue  # 'e.g.', initials 'J.', 'et al. the' are not sentence ends
-        cuts.add(m.end())
     out: list[tuple[int, int, int]] = []
-    edges = sorted(cuts)
-    for a, b in zip(edges, edges[1:]):
-        piece = text[a:b]
-        lead = len(piece) - len(piece.lstrip())
-        trail = len(piece.rstrip())
-        if trail <= lead:
-            continue
-        a2, b2 = s0 + a + lead, s0 + a + trail
+    for a, b in sentence_bounds(full[s0:s1]):
+        a2, b2 = s0 + a, s0 + b
         n = count(full[a2:b2])
         if n <= max_tokens:
             out.append((a2, b2, n))

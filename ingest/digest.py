@@ -31,7 +31,8 @@ from pathlib import Path
 import ftfy
 
 from paperlens.errors import BadInput
-from paperlens.models import Block, Document, PaperMeta, is_cjk_heavy, paper_id_for_arxiv, parse_arxiv_id
+from paperlens.models import Block, Document, PaperMeta, paper_id_for_arxiv, parse_arxiv_id
+from paperlens.text import CJK, is_cjk_heavy
 
 LOST = "\ufffd"  # marks an unrecoverable fragment between repair and field assembly
 
@@ -69,7 +70,7 @@ _TO_BYTE = {c: 0x80 + i for i, c in enumerate(_CP1252_HIGH)}
 _MOJIBAKE_RUN = re.compile("[" + re.escape(_CP1252_HIGH) + "]{2,}")
 _HIGH = "[" + re.escape(_CP1252_HIGH) + "]"
 _CONT = "[" + re.escape(_CP1252_HIGH[:0x40]) + "]"
-_NEAR = "[\ufffd\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+_NEAR = f"[{LOST}{CJK}]"  # a lost character or CJK text: what mojibake of Chinese sits next to
 _LEFTOVER = re.compile(f"[\u00e0-\u00ef]{_CONT}{_HIGH}*|(?<={_NEAR}){_HIGH}+|{_HIGH}+(?={_NEAR})")
 
 

@@ -43,7 +43,7 @@ from typing import Any
 import pymupdf
 
 from paperlens.errors import ParseError, TooLarge
-from paperlens.ingest.textclean import dehyphenate_lines, detect_lang, normalize
+from paperlens.ingest.textclean import dehyphenate_lines, normalize
 from paperlens.models import (
     Block,
     Document,
@@ -52,6 +52,7 @@ from paperlens.models import (
     paper_id_for_bytes,
     parse_arxiv_id,
 )
+from paperlens.text import HAN, detect_lang, is_han
 
 WHITE = 0xFFFFFF
 MIN_VISIBLE_SIZE = 1.5  # pt; smaller text cannot be read on paper, only by a parser
@@ -78,6 +79,7 @@ _NUMBERED_HEADING = re.compile(
 )
 _ZH_HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节部分篇]|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[）)])")
 _NOT_HEADING_START = re.compile(r"^(?:fig\.|figure|table|tab\.|algorithm|eq\.|equation)\b", re.I)
+_TWO_HAN = re.compile(f"[{HAN}]{{2}}")
 _FRONT_MATTER = re.compile(r"^(?:published|accepted|under review|preprint|proceedings|arxiv|to appear)", re.I)
 _BAD_META_TITLE = re.compile(
     r"^(?:microsoft (?:word|powerpoint)|untitled|title|document\d*|slide\s*\d*|paper|main|"
@@ -558,7 +560,7 @@ def _heading(row: _Row, n_rows: int, body: float, aligned: bool = True) -> str |
         digits = sum(c.isdigit() for c in title)
         if _KNOWN_HEADING.fullmatch(title):  # "1. introduction"
             return text.rstrip(".:：").strip()
-        if (first.isupper() or "\u4e00" <= first <= "\u9fff") and digits <= len(title) // 3:
+        if (first.isupper() or is_han(first)) and digits <= len(title) // 3:
             # "A Proof ..." or "1 We show ..." can be body text; a style or a row of its own tells
             one_letter = re.match(r"^[A-Z]\.?\s", text) is not None
             if styled or (n_rows == 1 and not one_letter):
@@ -567,8 +569,8 @@ def _heading(row: _Row, n_rows: int, body: float, aligned: bool = True) -> str |
         larger
         and n_rows == 1
         and aligned
-        and (text[0].isupper() or "\u4e00" <= text[0] <= "\u9fff")
-        and (re.search(r"[A-Za-z]{3}", text) or re.search(r"[\u4e00-\u9fff]{2}", text))
+        and (text[0].isupper() or is_han(text[0]))
+        and (re.search(r"[A-Za-z]{3}", text) or _TWO_HAN.search(text))
         and not re.search(r"[,，。;；=\[\]{}<>^_|+−∑∫√]", text)
     ):
         return text.rstrip(":：").strip()
