@@ -132,15 +132,25 @@ def _split_long(full: str, a: int, b: int, max_tokens: int, count: Callable[[str
                 words.extend(_split_chars(full, m.start(), m.end(), max_tokens, count))
     out, i = [], 0
     while i < len(words):
-        j, total = i + 1, words[i][2]
-        while j < len(words) and total + words[j][2] <= max_tokens:
-            total += words[j][2]
-            j += 1
-        while j - 1 > i and count(full[words[i][0]:words[j - 1][1]]) > max_tokens:
-            j -= 1  # adjacent CJK characters or punctuation can tokenize differently together
+        j = _fill(full, words, i, max_tokens, count)
         out.append((words[i][0], words[j - 1][1], count(full[words[i][0]:words[j - 1][1]])))
         i = j
     return out
+
+
+def _fill(full: str, units: list[tuple[int, int, int]], i: int, max_tokens: int, count: Callable[[str], int]) -> int:
+    """End (exclusive) of the longest run of units from units[i] that fits `max_tokens`; at least one.
+
+    The run is grown on the units' own counts, then re-counted whole: adjacent CJK characters or
+    punctuation can tokenize differently together, and the bound is hard.
+    """
+    j, total = i + 1, units[i][2]
+    while j < len(units) and total + units[j][2] <= max_tokens:
+        total += units[j][2]
+        j += 1
+    while j - 1 > i and count(full[units[i][0]:units[j - 1][1]]) > max_tokens:
+        j -= 1
+    return j
 
 
 def _split_chars(full: str, a: int, b: int, max_tokens: int, count: Callable[[str], int]) -> list[tuple[int, int, int]]:
@@ -167,12 +177,7 @@ def _pack(full: str, units: list[tuple[int, int, int]], max_tokens: int, overlap
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(units):
-        j, total = i + 1, units[i][2]
-        while j < len(units) and total + units[j][2] <= max_tokens:
-            total += units[j][2]
-            j += 1
-        while j - 1 > i and count(full[units[i][0]:units[j - 1][1]]) > max_tokens:
-            j -= 1  # the sum of parts under-counted: keep the hard bound
+        j = _fill(full, units, i, max_tokens, count)
         spans.append((units[i][0], units[j - 1][1]))
         if j >= len(units):
             break
