@@ -2,7 +2,7 @@
 
 The PDF parser hands over raw lines; these functions make them searchable text:
 ``normalize`` fixes characters, ``dehyphenate_lines`` turns the lines of one paragraph into one
-string. Which characters are CJK, and a text's language, are ``paperlens.text``'s.
+string, ``paragraph`` does both. Which characters are CJK, and a text's language, are ``paperlens.text``'s.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from paperlens.text import is_cjk
+from paperlens.text import is_cjk, squash_spaces
 
 # Characters that take no room or only mark a possible break: deleted outright.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff\u200e\u200f"), None)
@@ -100,4 +100,10 @@ def dehyphenate_lines(lines: list[str]) -> str:
     return out
 
 
-__all__ = ["normalize", "dehyphenate_lines"]
+def paragraph(lines: list[str]) -> str:
+    """The lines of one paragraph as one clean line: joined (``dehyphenate_lines``), normalized,
+    white space squashed."""
+    return squash_spaces(normalize(dehyphenate_lines(lines)))
+
+
+__all__ = ["normalize", "dehyphenate_lines", "paragraph"]

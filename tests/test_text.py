@@ -125,3 +125,14 @@ def test_one_copy_of_the_cjk_ranges(layer: str) -> None:
                  for line in _spells_cjk_ranges(path.read_text(encoding="utf-8"))]
     assert not offenders, offenders
 
+
+def test_pymupdf_has_one_import_point() -> None:
+    importers = []
+    for layer in ("ingest", "index", "answer", "api", "paperlens"):
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n.split(".")[0] in ("pymupdf", "fitz") for n in names):
+                    importers.append(str(path.relative_to(ROOT)))
+    assert sorted(set(importers)) == ["ingest/pdf/spans.py"]
