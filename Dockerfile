@@ -9,6 +9,7 @@ RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/wh
 COPY paperlens paperlens
 COPY ingest ingest
 COPY index index
+COPY answer answer
 COPY api api
 COPY ui ui
 RUN pip install --no-cache-dir --no-deps .

@@ -11,6 +11,7 @@ from pydantic.dataclasses import dataclass as record
 
 from paperlens.errors import BadInput
 from paperlens.models import SearchFilters
+from paperlens.text import count_han
 
 from .candidates import candidates, pick
 from .checker import terms
@@ -59,7 +60,7 @@ class AskTask:
             language: str | None = None) -> Reply:
         if not question or not question.strip():
             raise BadInput("question is empty", field="question")
-        zh_q = any("\u4e00" <= ch <= "\u9fff" for ch in question)
+        zh_q = count_han(question) > 0
         language = check_language(language or ("zh" if zh_q else "en"))
         named = ctx.evidence.named_papers(question)
         if named:  # "What learning rate does RCAN use?": search RCAN, not the corpus

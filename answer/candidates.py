@@ -8,12 +8,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from paperlens.models import is_cjk_heavy
+from paperlens.text import HAN, is_cjk_heavy, split_sentences as split
 
 from .checker import terms
 from .citation import Passage, Sentence, cite
 from .roles import quality, role_scores
-from .sentences import split
 
 # Sections whose sentences never summarise the paper itself.
 SKIP_SECTIONS = re.compile(r"^(references|bibliography|acknowledge?ments?|参考文献|致谢|appendix|supplementary)", re.I)
@@ -82,7 +81,7 @@ def pick(cands: list[Candidate], score, n: int, *, chosen: list[Candidate] | Non
 
 # List markers and digest labels ahead of a sentence ("- (3)研究方法：", "• ", "2) "): the sentence
 # starts after them, so the quote stays a verbatim slice without the scaffolding.
-_LABEL = re.compile(r"^(?:[-•*·]\s*)?(?:\(?\d{1,2}[.)）]\s*)?(?:[\u4e00-\u9fff]{2,10}[：:]\s*)?")
+_LABEL = re.compile(rf"^(?:[-•*·]\s*)?(?:\(?\d{{1,2}}[.)）]\s*)?(?:[{HAN}]{{2,10}}[：:]\s*)?")
 
 
 def _strip_label(span):

@@ -13,7 +13,7 @@ from .checker import terms
 from .citation import Citation, Passage, Sentence, cite
 from .facts import code_links_in, metrics_in
 from .roles import INSTRUCTION, main_role
-from .sentences import split
+from paperlens.text import split_sentences as split
 
 # (key, English name, Chinese name, sentences wanted, what the section is for an LLM writer)
 SECTIONS = [

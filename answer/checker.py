@@ -24,11 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paperlens.models import is_cjk_heavy
+from paperlens.text import HAN, is_cjk_heavy, split_sentences as split
 
 from .citation import CheckStats, Citation, Passage, Sentence
 from .roles import INSTRUCTION
-from .sentences import split
 
 Encode = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 Judge = Callable[[str, str], bool]  # (sentence, passage text) -> supported?
@@ -49,7 +48,7 @@ _STOP = set(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']+|\d+(?:[.,]\d+)*%?")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(%?)(?![\w])")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CJK = re.compile(f"[{HAN}]")
 
 
 def numbers(text: str) -> set[str]:

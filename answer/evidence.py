@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paperlens.index.library import Library
-from paperlens.models import SearchFilters, is_cjk_heavy
+from paperlens.models import SearchFilters
+from paperlens.text import is_cjk_heavy
 
 from .checker import stem
 from .citation import Passage

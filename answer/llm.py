@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from paperlens.errors import ModelError, PaperlensError
+from paperlens.text import count_cjk
 
 if TYPE_CHECKING:
     from paperlens.settings import Settings
@@ -128,14 +129,11 @@ def judge_support(llm: LLM, sentence: str, passage: str, *, timeout_s: float | N
 
 # --- token estimates ---------------------------------------------------------------------------------
 
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
-
-
 def estimate_tokens(text: str) -> int:
     """An upper estimate of a text's token count without a tokenizer: Qwen's BPE spends about one
     token per CJK character and about four characters per token of English; three is assumed so
     that formulas, numbers and odd PDF text do not overflow the context."""
-    cjk = len(_CJK.findall(text))
+    cjk = count_cjk(text)
     return cjk + (len(text) - cjk + 2) // 3
 
 

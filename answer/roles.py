@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from paperlens.text import count_han
+
 ROLES = ("background", "problem", "method", "task", "result", "limitation")
 
 _CUES: dict[str, list[str]] = {
@@ -106,7 +108,7 @@ def quality(text: str) -> float:
     """How well a sentence stands alone in a summary, 0..1: full sentences of readable length,
     not captions, equations, reference lists or cut-off fragments."""
     words = text.split()
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    cjk = count_han(text)
     n = len(words) if cjk < 10 else cjk / 2.2  # ~2 characters per Chinese word
     if n < 6 or n > 70:
         return 0.0

@@ -16,7 +16,7 @@ from .checker import terms
 from .citation import RECORD, Citation, PaperRef, Passage, Record, cite
 from .card import code_link
 from .facts import Fact, base_models_in, datasets_in, metrics_in, steps_in
-from .sentences import split
+from paperlens.text import split_sentences as split
 
 NOT_REPORTED = "not reported"
 

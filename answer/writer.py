@@ -14,13 +14,12 @@ import numpy as np
 
 from paperlens.errors import BadInput
 
-from paperlens.models import is_cjk_heavy
+from paperlens.text import is_cjk_heavy, split_sentences as split
 
 from .checker import Encode, best_quote, terms
 from .evidence import english_terms
 from .citation import Passage, Sentence, cite
 from .llm import LLM, clip_to_tokens, estimate_tokens
-from .sentences import split
 
 LANGUAGES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 

@@ -66,10 +66,11 @@ def main() -> None:
     from paperlens.answer.candidates import candidates
     from paperlens.answer.checker import terms
     from paperlens.answer.citation import Passage
-    from paperlens.answer.sentences import split
+    from paperlens.text import split_sentences as split
     from paperlens.answer.task import Context
     from paperlens.ingest.pipeline import open_library
-    from paperlens.models import SearchFilters, is_cjk_heavy
+    from paperlens.models import SearchFilters
+    from paperlens.text import is_cjk_heavy
     from paperlens.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=args.data_dir, rate_limit_per_minute=0)

@@ -62,7 +62,7 @@ def fusion_searcher(
 
     from paperlens.index.store import BM25, DENSE, XLING, HybridQuery
 
-    from paperlens.models import is_cjk_heavy
+    from paperlens.text import is_cjk_heavy
 
     prefetch = prefetch or library.settings.search_prefetch
     lane_weight = library.settings.search_xling_lane_weight if lane_weight is None else lane_weight

@@ -50,7 +50,7 @@ def pdf_paths(quick: bool, exclude_long: bool) -> list[Path]:
 
 def page_count(path: Path) -> int:
     # The naive baseline is the only bench code that needs PyMuPDF; the product imports it in
-    # ingest/pdf.py alone.
+    # ingest/pdf/spans.py alone.
     import pymupdf
 
     with pymupdf.open(path) as doc:

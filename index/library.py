@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from paperlens.errors import BadInput, ModelError, NotFound, StoreLocked
-from paperlens.models import Chunk, Document, Hit, SearchFilters, author_keys, date_int, is_cjk_heavy
+from paperlens.models import Chunk, Document, Hit, SearchFilters, author_keys, date_int
+from paperlens.text import is_cjk_heavy
 from paperlens.settings import Settings
 
 from .catalog import Catalog, Completed

@@ -17,8 +17,8 @@ import unicodedata
 from collections import Counter
 
 from paperlens.index.store import SparseVec
+from paperlens.text import HAN as _CJK
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 # A CJK run, or a hyphen-joined chain of alphanumeric words (without CJK, so "模型sdxl" splits).
 _TOKEN_RE = re.compile(rf"([{_CJK}]+)|((?:[^\W_{_CJK}]+)(?:-[^\W_{_CJK}]+)*)")
 

@@ -23,6 +23,7 @@ import requests
 
 from paperlens.errors import BadInput, NotFound, SourceError
 from paperlens.models import PaperMeta, paper_id_for_arxiv, parse_arxiv_id
+from paperlens.text import squash_spaces  # arXiv hard-wraps titles, abstracts and comments at ~80 columns
 
 if TYPE_CHECKING:
     from paperlens.settings import Settings
@@ -158,8 +159,8 @@ class ArxivSource:
             return None
         base, version = parsed
         pdf_url = self._pdf_url_template.format(id=_versioned(base, version))
-        comment = _squash(result.comment or "")
-        abstract = _squash(result.summary)
+        comment = squash_spaces(result.comment or "")
+        abstract = squash_spaces(result.summary)
         links = {"arxiv": f"https://arxiv.org/abs/{base}", "pdf": pdf_url}
         texts = [comment, *(link.href for link in result.links), abstract]
         code = _first_match(_GITHUB_REPO, texts, lambda m: f"https://github.com/{m[1]}/{_repo_name(m[2])}")
@@ -172,16 +173,16 @@ class ArxivSource:
         extra: dict[str, Any] = {"updated": result.updated.date().isoformat()}
         for key, value in (("comment", comment), ("journal_ref", result.journal_ref), ("doi", result.doi)):
             if value:
-                extra[key] = _squash(value)
-        affiliations = {_squash(a.name): a.affiliation for a in result.authors if a.affiliation}
+                extra[key] = squash_spaces(value)
+        affiliations = {squash_spaces(a.name): a.affiliation for a in result.authors if a.affiliation}
         if affiliations:
             extra["affiliations"] = affiliations
 
         categories = list(dict.fromkeys(c for c in [result.primary_category, *result.categories] if c))
         meta = PaperMeta(
             paper_id=paper_id_for_arxiv(base),
-            title=_squash(result.title),
-            authors=[_squash(a.name) for a in result.authors],
+            title=squash_spaces(result.title),
+            authors=[squash_spaces(a.name) for a in result.authors],
             arxiv_id=base,
             arxiv_version=version,
             date=result.published.date().isoformat(),
@@ -306,16 +307,11 @@ def _error_detail(response: requests.Response) -> str:
     """arXiv explains a rejected query in the summary of an error entry; else the body's start."""
     text = response.text
     m = _ERROR_SUMMARY.search(text)
-    return _squash(m.group(1) if m else text[:200]) or "(empty body)"
+    return squash_spaces(m.group(1) if m else text[:200]) or "(empty body)"
 
 
 def _versioned(base: str, version: int | None) -> str:
     return f"{base}v{version}" if version else base
-
-
-def _squash(text: str) -> str:
-    """arXiv hard-wraps titles, abstracts and comments at ~80 columns."""
-    return " ".join(text.split())
 
 
 def _repo_name(name: str) -> str:

@@ -1,6 +1,7 @@
 """Document -> chunks with exact character offsets, bounded in embedding-model tokens.
 
-Own splitter rather than llama-index's SentenceSplitter: that one returns strings (it re-joins
+Sentences come from the one splitter (``paperlens.text.sentence_bounds``, which the answer engine
+quotes from too) rather than llama-index's SentenceSplitter: that one returns strings (it re-joins
 and strips whitespace), so offsets into the full text would have to be recovered by searching,
 which is fragile when sentences repeat. Here every chunk is a slice of the full text by
 construction, and the token bound is checked with the real tokenizer.
@@ -18,22 +19,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from paperlens.errors import ModelError
-from paperlens.models import Chunk, Document, chunk_uuid, is_cjk_heavy
+from paperlens.models import Chunk, Document, chunk_uuid
+from paperlens.text import CJK, is_cjk_heavy, sentence_bounds
 
-# Part of the collection fingerprint: bump when chunk boundaries change, so old and new chunks never mix.
+# Part of the collection fingerprint: bump when chunk boundaries change, so old and new chunks never
+# mix. The sentence splitter in paperlens.text decides boundaries too: a change there bumps it.
 CHUNKER_VERSION = "chunker-2"
 
 # Sections that summarize the whole paper: they also get the cross-lingual vector. Not a digest's
 # "Info" block (authors, affiliations, links): such lists match every query a little in e5's space.
 SUMMARY_SECTIONS = {"title", "abstract", "摘要", "summary", "简要描述", "key takeaways", "关键要点"}
 
-_ABBREV = {"e.g.", "i.e.", "al.", "fig.", "figs.", "eq.", "eqs.", "vs.", "cf.", "sec.", "secs.", "tab.", "ref.",
-           "refs.", "no.", "approx.", "resp.", "dr.", "mr.", "ms.", "prof.", "st.", "etc.)", "ch.", "app."}
-_EN_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
-_ZH_END = re.compile(r"[。！？；]+[”’」』）)]*")
-_PARA = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•]\s|\d+[.)、]\s|[(（]\d+[)）]|#))")
 _CLAUSE = re.compile(r"[^，、：,;:\s](?:[^，、：,;:]|[,;:](?!\s))*(?:[，、：]+|[,;:]+(?=\s)|$)")
-_WORD = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+_WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")  # one CJK character, or a run without spaces and CJK
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,28 +105,9 @@ def chunk_document(doc: Document, *, rev: str, max_tokens: int, overlap_tokens: 
 def _units(full: str, s0: int, s1: int, max_tokens: int, count: Callable[[str], int]) -> list[tuple[int, int, int]]:
     """Sentence spans (start, end, tokens) of full[s0:s1], whitespace trimmed; sentences over the
     bound are cut at words, and words over the bound at characters."""
-    text = full[s0:s1]
-    cuts = {0, len(text)}
-    for m in _ZH_END.finditer(text):
-        cuts.add(m.end())
-    for m in _PARA.finditer(text):
-        cuts.add(m.start())
-    for m in _EN_END.finditer(text):
-        before = re.search(r"\S*$", text[max(0, m.start() - 40):m.start()]).group(0)
-        word = (before + text[m.start():m.end()]).lower().lstrip("([\"'")
-        nxt = text[m.end():m.end() + 3].lstrip()
-        if word in _ABBREV or re.fullmatch(r"(?:[a-z]\.)+|[a-z]\.", word) or (nxt[:1].islower()):
-            continue  # 'e.g.', initials 'J.', 'et al. the' are not sentence ends
-        cuts.add(m.end())
     out: list[tuple[int, int, int]] = []
-    edges = sorted(cuts)
-    for a, b in zip(edges, edges[1:]):
-        piece = text[a:b]
-        lead = len(piece) - len(piece.lstrip())
-        trail = len(piece.rstrip())
-        if trail <= lead:
-            continue
-        a2, b2 = s0 + a + lead, s0 + a + trail
+    for a, b in sentence_bounds(full[s0:s1]):
+        a2, b2 = s0 + a, s0 + b
         n = count(full[a2:b2])
         if n <= max_tokens:
             out.append((a2, b2, n))
@@ -153,15 +132,25 @@ def _split_long(full: str, a: int, b: int, max_tokens: int, count: Callable[[str
                 words.extend(_split_chars(full, m.start(), m.end(), max_tokens, count))
     out, i = [], 0
     while i < len(words):
-        j, total = i + 1, words[i][2]
-        while j < len(words) and total + words[j][2] <= max_tokens:
-            total += words[j][2]
-            j += 1
-        while j - 1 > i and count(full[words[i][0]:words[j - 1][1]]) > max_tokens:
-            j -= 1  # adjacent CJK characters or punctuation can tokenize differently together
+        j = _fill(full, words, i, max_tokens, count)
         out.append((words[i][0], words[j - 1][1], count(full[words[i][0]:words[j - 1][1]])))
         i = j
     return out
+
+
+def _fill(full: str, units: list[tuple[int, int, int]], i: int, max_tokens: int, count: Callable[[str], int]) -> int:
+    """End (exclusive) of the longest run of units from units[i] that fits `max_tokens`; at least one.
+
+    The run is grown on the units' own counts, then re-counted whole: adjacent CJK characters or
+    punctuation can tokenize differently together, and the bound is hard.
+    """
+    j, total = i + 1, units[i][2]
+    while j < len(units) and total + units[j][2] <= max_tokens:
+        total += units[j][2]
+        j += 1
+    while j - 1 > i and count(full[units[i][0]:units[j - 1][1]]) > max_tokens:
+        j -= 1
+    return j
 
 
 def _split_chars(full: str, a: int, b: int, max_tokens: int, count: Callable[[str], int]) -> list[tuple[int, int, int]]:
@@ -188,12 +177,7 @@ def _pack(full: str, units: list[tuple[int, int, int]], max_tokens: int, overlap
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(units):
-        j, total = i + 1, units[i][2]
-        while j < len(units) and total + units[j][2] <= max_tokens:
-            total += units[j][2]
-            j += 1
-        while j - 1 > i and count(full[units[i][0]:units[j - 1][1]]) > max_tokens:
-            j -= 1  # the sum of parts under-counted: keep the hard bound
+        j = _fill(full, units, i, max_tokens, count)
         spans.append((units[i][0], units[j - 1][1]))
         if j >= len(units):
             break

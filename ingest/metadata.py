@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from paperlens.errors import BadInput
-from paperlens.models import Block, Document, PaperMeta, is_cjk_heavy, paper_id_for_arxiv, parse_arxiv_id
+from paperlens.models import Block, Document, PaperMeta, paper_id_for_arxiv, parse_arxiv_id
+from paperlens.text import is_cjk_heavy, squash_spaces
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _document(fields: dict[str, Any], arxiv_id: str, source: str) -> Document:
 
 def _collapse(value: Any) -> str:
     """arXiv hard-wraps titles and abstracts at ~80 columns; the wraps carry no meaning."""
-    return " ".join(value.split()) if isinstance(value, str) else ""
+    return squash_spaces(value) if isinstance(value, str) else ""
 
 
 def _split_author_string(authors: str) -> list[str]:

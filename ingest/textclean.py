@@ -2,13 +2,15 @@
 
 The PDF parser hands over raw lines; these functions make them searchable text:
 ``normalize`` fixes characters, ``dehyphenate_lines`` turns the lines of one paragraph into one
-string, ``detect_lang`` says whether a text is mostly Chinese.
+string, ``paragraph`` does both. Which characters are CJK, and a text's language, are ``paperlens.text``'s.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from paperlens.text import is_cjk, squash_spaces
 
 # Characters that take no room or only mark a possible break: deleted outright.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff\u200e\u200f"), None)
@@ -48,18 +50,6 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     lines = (_ODD_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(lines)
-
-
-def is_cjk_char(ch: str) -> bool:
-    """CJK ideographs, CJK punctuation and full-width forms: scripts written without spaces."""
-    o = ord(ch)
-    return (
-        0x4E00 <= o <= 0x9FFF
-        or 0x3400 <= o <= 0x4DBF
-        or 0x3000 <= o <= 0x303F
-        or 0xFF00 <= o <= 0xFFEF
-        or 0xF900 <= o <= 0xFAFF
-    )
 
 
 def _keeps_hyphen(before: str, after: str) -> bool:
@@ -103,24 +93,17 @@ def dehyphenate_lines(lines: list[str]) -> str:
                 out = stem + "-" + line
             else:
                 out = stem + line
-        elif is_cjk_char(out[-1]) or is_cjk_char(line[0]):
+        elif is_cjk(out[-1]) or is_cjk(line[0]):
             out += line
         else:
             out += " " + line
     return out
 
 
-def detect_lang(text: str, threshold: float = 0.3) -> str:
-    """'zh' when CJK ideographs make up at least `threshold` of the text's words, else 'en'.
-
-    Counted per word, not per letter: one Chinese character carries about as much as one English
-    word, so a Chinese note full of English terms ("Diffusion模型的采样") still counts as Chinese.
-    """
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
-    if not cjk:
-        return "en"
-    words = len(re.findall(r"[A-Za-z]+", text))
-    return "zh" if cjk / (cjk + words) >= threshold else "en"
+def paragraph(lines: list[str]) -> str:
+    """The lines of one paragraph as one clean line: joined (``dehyphenate_lines``), normalized,
+    white space squashed."""
+    return squash_spaces(normalize(dehyphenate_lines(lines)))
 
 
-__all__ = ["normalize", "dehyphenate_lines", "detect_lang", "is_cjk_char"]
+__all__ = ["normalize", "dehyphenate_lines", "paragraph"]

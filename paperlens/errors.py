@@ -15,7 +15,7 @@
     └── GenerationTimeout           an answer took longer than generation_timeout_s (504)
 
 Third-party exceptions are translated at the boundary module that imports the library
-(ingest/pdf.py, index/edge_store.py, ...), so callers only ever see these.
+(ingest/pdf/, index/edge_store.py, ...), so callers only ever see these.
 """
 
 from __future__ import annotations

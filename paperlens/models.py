@@ -161,12 +161,3 @@ class SearchFilters:
     authors: list[str] = field(default_factory=list)
     paper_ids: list[str] = field(default_factory=list)
     doc_kinds: list[str] = field(default_factory=list)
-
-
-def is_cjk_heavy(text: str, threshold: float = 0.3) -> bool:
-    """True when at least `threshold` of the letters are CJK ideographs (Chinese text)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return False
-    cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
-    return cjk / len(letters) >= threshold

@@ -9,7 +9,7 @@ from paperlens.answer.checker import Checker, best_quote, numbers
 from paperlens.answer.citation import Citation, Passage, Sentence
 from paperlens.answer.evidence import parse_topic
 from paperlens.answer.facts import base_models_in, code_links_in, datasets_in, metrics_in, steps_in
-from paperlens.answer.sentences import split
+from paperlens.text import split_sentences as split
 
 PASSAGE = Passage(
     chunk_id="c1", paper_id="arxiv:0000.00001", page=6, section="4 Experiments",

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from paperlens.ingest.digest import decode_page, read_digest, title_paper_id
+from paperlens.ingest.digest import read_digest, title_paper_id
+from paperlens.ingest.mojibake import decode_page
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "seeds"
 MOJIBAKE = ("æ", "å", "ç", "è", "ï¼", "\ufffd")

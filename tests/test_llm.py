@@ -33,9 +33,9 @@ from paperlens.answer.gguf import BUNDLES, Bundle, assemble, model_file
 from paperlens.answer.llamacpp import LlamaCppLLM
 from paperlens.answer.llm import BACKENDS, estimate_tokens, judge_support, map_exceptions, open_llm
 from paperlens.answer.openai_compat import OpenAILLM
-from paperlens.answer.sentences import split
 from paperlens.answer.writer import _fit, parse_cited, write_cited
 from paperlens.errors import GenerationError, GenerationTimeout, ModelError
+from paperlens.text import split_sentences as split
 
 # One thread: on the shared 2-core test machine under load (load average ~10), two llama.cpp
 # threads generated 0.6-1.4 tokens/s and one thread 13.6 (measured with the 0.5B model).

@@ -14,8 +14,9 @@ import pytest
 
 from paperlens.errors import ParseError, TooLarge
 from paperlens.ingest.pdf import parse_many, parse_pdf, parse_pdf_inprocess
-from paperlens.ingest.textclean import dehyphenate_lines, detect_lang, normalize
+from paperlens.ingest.textclean import dehyphenate_lines, normalize
 from paperlens.models import Document
+from paperlens.text import detect_lang
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
