@@ -1,0 +1,440 @@
+"""The paper finder of comparisons and roundups: every indexed paper on a topic, and only those.
+
+Recall first. A comparison of "all diffusion super-resolution methods" that kept the top search
+hits would miss papers whose chunks rank lower, so candidates come from several lanes, aggregated
+per paper over a deep list:
+
+- the hybrid search (dense + BM25 + cross-lingual, both languages) of the question and of its
+  topic terms (a long question reduced to them: answer/concepts.py), `finder_search_depth` chunks;
+- a dense search of the topic's English terms (a Chinese question's English forms included);
+- a scan of the catalog: every paper whose title, abstract, digest summary or keywords name most of
+  each concept of the topic (matched by word keys, acronyms and Chinese field terms included).
+
+Then precise. A topic is a set of concepts a paper must be about (answer/concepts.py): for
+"diffusion in medical imaging", diffusion AND medical imaging. Each candidate is checked against
+each concept by what it says (the concept's words in its title, in its abstract or summary, in
+several passages of its full text) and by what it means (the cosine of the concept to the paper's
+best chunk, MiniLM for English, e5 for a Chinese concept with no English form; computed by the
+store over the stored vectors, restricted to the candidates). A concept named in the title
+counts; one named only in the abstract must also be close in meaning (a passing mention, "unlike
+diffusion models, our GAN ...", is not the paper's subject); one not named at all must be very
+close. A paper on topic has every concept, and is close to the topic as a whole.
+
+Every match says why (`FoundPaper.why`), and the finding says how many matched and how many are
+shown (`finder_max_papers`, a setting): the caller lists the rest on request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from paperlens.index.library import Library
+from paperlens.models import SearchFilters
+from paperlens.settings import Settings
+
+from .concepts import ZH_GLOSSARY, Aspect, Phrase, TopicSpec, acronym_forms, keys, reduce_question
+from .published import first_submitted, in_window
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# Cosine floors (all-MiniLM-L6-v2, a short concept phrase against a paper's best chunk; e5 ones
+# run higher, so they are shifted by XLING_SHIFT). Measured on the corpus and the 2,000-paper
+# library of bench/finder_library.py (docs/benchmarks.md, "Paper finder"): papers that name a
+# concept in their abstract and are about it sit at 0.35-0.7; passing mentions and papers on
+# another subject below ~0.3.
+SIM_NAMED = 0.30  # a concept named in the abstract / summary (all its words)
+SIM_PARTLY = 0.42  # most of a concept's words named
+SIM_UNNAMED = 0.55  # a concept not named at all: the meaning alone must be close
+SIM_TOPIC = 0.25  # the whole topic against the paper's best chunk
+XLING_SHIFT = 0.45  # e5 cosines of related texts sit ~0.45 above MiniLM's
+PART_MIN = 0.6
+SIM_RELATED = 0.25  # a concept not named, but its related terms are (see _related)
+RELATED_MIN = 0.15  # share of the related terms' weight the paper's own text must hold
+RELATED_TERMS = 40
+RELATED_SHARE = 0.06  # a related word is in at least this share of the papers that name the concept
+BODY_PASSAGES = 2
+OPTIONAL_BONUS = 0.2  # an optional concept the paper has raises its rank by this share of a required one
+NEAR_MISSES = 15  # rejected candidates a finding names, closest first  # full-text passages naming a concept that make it the paper's subject
+
+
+@dataclass
+class FoundPaper:
+    paper_id: str
+    meta: dict[str, Any]
+    score: float  # higher is more on-topic
+    why: dict[str, Any]  # how each concept matched: title / abstract / full text / similarity
+
+    @property
+    def reason(self) -> str:
+        """One line for people: 'title: attention; abstract: image super-resolution; similarity 0.61'."""
+        parts = []
+        for where in ("title", "abstract", "full text", "related terms", "meaning"):
+            named = [a for a, how in self.why["aspects"].items() if how == where]
+            if named:
+                parts.append(f"{where}: {', '.join(named)}")
+        parts.append(f"similarity {self.why['similarity']:.2f}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        lo, hi, exact = first_submitted(self.meta)
+        return {"paper_id": self.paper_id, "arxiv_id": self.meta.get("arxiv_id"), "title": self.meta.get("title", ""),
+                "date": self.meta.get("date"), "first_submitted": lo if exact else (lo and lo[:7]),
+                "score": round(self.score, 4), "why": self.why, "reason": self.reason}
+
+
+@dataclass
+class Finding:
+    topic: TopicSpec
+    papers: list[FoundPaper]  # every match, best first
+    cap: int  # how many a response shows
+    considered: int  # candidate papers checked
+    elapsed_s: float = 0.0
+    near_misses: list[tuple[str, str]] = field(default_factory=list)  # (paper id, the concept it lacked), closest first
+
+    @property
+    def matched(self) -> int:
+        return len(self.papers)
+
+    @property
+    def shown(self) -> list[FoundPaper]:
+        return self.papers[: self.cap]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic_terms": self.topic.terms(), "matched": self.matched, "shown": len(self.shown),
+                "considered": self.considered, "papers": [p.to_dict() for p in self.papers]}
+
+
+@dataclass
+class _Profile:
+    """What a paper says about itself, as match keys: title, and title + abstract + summary."""
+
+    meta: dict[str, Any]
+    title: frozenset[str]
+    text: frozenset[str]
+    title_pos: dict[str, list[int]]  # word key -> positions, for phrases named as phrases
+    text_pos: dict[str, list[int]]
+    zh: str  # its Chinese text (title, digest summary), for Chinese concepts with no English form
+
+
+class PaperFinder:
+    def __init__(self, library: Library, settings: Settings) -> None:
+        self.lib = library
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._cache: tuple[object, dict[str, _Profile], dict[str, float]] = (None, {}, {})
+        self._vectors: dict[str, tuple[_Profile, Any]] = {}
+        self._related_cache: dict[tuple, dict[str, float]] = {}
+
+    # --- the finder ----------------------------------------------------------------------------
+    def find(self, question: str, filters: SearchFilters | None = None, *, cap: int | None = None) -> Finding:
+        t0 = time.perf_counter()
+        spec = reduce_question(question)
+        if not spec.aspects:  # nothing but asking words: the question as one concept
+            spec = TopicSpec(question, [Aspect([Phrase(question.strip(), zh=question.strip())])], spec.zh)
+        f = filters or SearchFilters()
+        profiles, idf = self._profiles()
+        allowed = self._allowed(profiles, f)
+        # Search filters: categories, authors and ids as given; the date window as a lower bound
+        # only (a paper's stored date is never before its first submission, which decides).
+        sf = SearchFilters(date_from=f.date_from, categories=list(f.categories), authors=list(f.authors),
+                           paper_ids=list(f.paper_ids))
+        self.lib.store_filter(f)  # a bad date is the caller's error, named
+        depth = self.settings.finder_search_depth
+        lanes: dict[str, float] = {}
+        chunks: dict[str, list[str]] = {}
+
+        def lane(query: str, mode: str, k: int, per_paper: int, weight: float) -> None:
+            if not query.strip():
+                return
+            for rank, h in enumerate(self.lib.search(query, k=k, filters=sf, mode=mode, max_per_paper=per_paper)):
+                if h.paper_id not in allowed:
+                    continue
+                lanes[h.paper_id] = lanes.get(h.paper_id, 0.0) + weight / (10 + rank)
+                chunks.setdefault(h.paper_id, []).append(h.text)
+
+        lane(question, "hybrid", depth, 3, 1.0)
+        if spec.text.strip() and spec.text != question.strip():
+            lane(spec.text, "hybrid", depth, 3, 1.0)
+        if spec.english:
+            lane(spec.english, "dense", depth, 1, 1.0)
+        scan = self._scan(spec, profiles, idf, allowed)
+        cands = list(dict.fromkeys([*sorted(lanes, key=lambda p: -lanes[p]), *scan]))[: self.settings.finder_max_candidates]
+        if not cands:
+            return Finding(spec, [], self._cap(cap), 0, round(time.perf_counter() - t0, 3))
+        restrict = replace(sf, paper_ids=cands, date_from=None)
+        sims = [self._similarity(a, restrict, cands, profiles, chunks) for a in spec.aspects]
+        related = [self._related(a, profiles, idf) for a in spec.aspects]
+        whole = Aspect([Phrase(spec.english, words=tuple(keys(spec.english)))] if spec.english
+                       else [Phrase(spec.question, zh=spec.question)])
+        topic_sim, _ = self._similarity(whole, restrict, cands, profiles, {})
+        self.last_debug = {"sims": sims, "topic": topic_sim, "related": related}  # DEBUG
+        found: list[FoundPaper] = []
+        misses: list[tuple[float, str, str]] = []
+        for pid in cands:
+            prof = profiles.get(pid)
+            if prof is None:
+                continue
+            how: dict[str, str] = {}
+            strength = 0.0
+            lacking = ""
+            for a, (summary, body), rel in zip(spec.aspects, sims, related):
+                verdict, st = _judge(a, prof, idf, summary.get(pid, 0.0), body.get(pid, 0.0), chunks.get(pid, []), rel)
+                if verdict is None:
+                    if not a.optional:
+                        lacking = a.text
+                        break
+                    continue
+                how[a.text] = verdict
+                strength += OPTIONAL_BONUS * st if a.optional else st
+            ts = topic_sim.get(pid, 0.0)
+            if lacking or ts < SIM_TOPIC:
+                misses.append((-ts, pid, lacking or "similarity to the topic"))
+            else:
+                score = strength / max(1, sum(1 for a in spec.aspects if not a.optional)) + ts
+                found.append(FoundPaper(pid, prof.meta, score, {"aspects": how, "similarity": round(ts, 3)}))
+        found.sort(key=lambda m: (-m.score, m.paper_id))
+        near = [(pid, why) for _, pid, why in sorted(misses)[:NEAR_MISSES]]
+        return Finding(spec, found, self._cap(cap), len(cands), round(time.perf_counter() - t0, 3), near)
+
+    def _cap(self, cap: int | None) -> int:
+        return max(1, cap if cap is not None else self.settings.finder_max_papers)
+
+    # --- lanes ---------------------------------------------------------------------------------
+    def _scan(self, spec: TopicSpec, profiles: dict[str, _Profile], idf: dict[str, float], allowed: set[str]) -> list[str]:
+        """Papers whose own title / abstract / summary name most of every concept, best first."""
+        scored = []
+        for pid in allowed:
+            prof = profiles[pid]
+            covs = [_coverage(a, prof.text, idf) if _english(a) else (1.0 if _zh_named(a, prof) else 0.5)
+                    for a in spec.aspects if not a.optional]
+            if covs and min(covs) >= PART_MIN:
+                scored.append((-sum(covs), pid))
+        return [pid for _, pid in sorted(scored)]
+
+    def _similarity(self, a: Aspect, restrict: SearchFilters, cands: list[str], profiles: dict[str, _Profile],
+                    chunks: dict[str, list[str]]) -> tuple[dict[str, float], dict[str, float]]:
+        """(summary, body): paper id -> cosine of the concept to what the paper says about itself
+        (its title + abstract or digest summary) and to its best full-text passage, over the
+        candidates only. The store scores the stored vectors; a paper known only from its PDF
+        has its catalog title + abstract embedded here once (cached). A concept with no English
+        form is compared with the cross-lingual vectors, which only summary and Chinese chunks have."""
+        text = _english(a)
+        n = 3 * len(cands)  # 3 chunks a paper: the store's limit is reached only past every candidate
+        if not text:
+            if not self.lib.xling:
+                return {}, {}
+            hits = self.lib.search(a.query, k=n, filters=restrict, mode="xling", max_per_paper=1)
+            return {h.paper_id: h.score - XLING_SHIFT for h in hits}, {}
+        summary: dict[str, float] = {}
+        for h in self.lib.search(text, k=n, filters=replace(restrict, doc_kinds=["metadata", "digest"]),
+                                 mode="dense", max_per_paper=1):
+            summary.setdefault(h.paper_id, h.score)
+        body: dict[str, float] = {}
+        for h in self.lib.search(text, k=n, filters=replace(restrict, doc_kinds=["pdf"]), mode="dense", max_per_paper=1):
+            if h.paper_id not in body:
+                body[h.paper_id] = h.score
+                chunks.setdefault(h.paper_id, []).append(h.text)
+        rest = [pid for pid in cands if pid not in summary and pid in profiles]
+        if rest:
+            qv = self.lib.embedder.encode_query(text)
+            for pid, vec in zip(rest, self._summary_vectors(rest, profiles)):
+                if vec is not None:
+                    summary[pid] = float(vec @ qv)
+        return summary, body
+
+    def _summary_vectors(self, pids: list[str], profiles: dict[str, _Profile]) -> list[Any]:
+        """MiniLM vectors of papers' catalog title + abstract (papers without a summary document),
+        made once per paper and kept while its metadata is unchanged."""
+        todo = [pid for pid in pids if pid not in self._vectors or self._vectors[pid][0] is not profiles[pid]]
+        texts = [_summary_text(profiles[pid].meta) for pid in todo]
+        if any(texts):
+            vecs = self.lib.embedder.encode([t or "-" for t in texts])
+            for pid, t, v in zip(todo, texts, vecs):
+                self._vectors[pid] = (profiles[pid], v if t else None)
+        return [self._vectors[pid][1] if pid in self._vectors else None for pid in pids]
+
+    def _related(self, a: Aspect, profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
+        """_related, kept per catalog state: the same concepts come back in many questions."""
+        if a.optional:
+            return {}
+        ident = (self._cache[0], tuple(p.words or (p.zh,) for p in a.phrases))
+        with self._lock:
+            if ident in self._related_cache:
+                return self._related_cache[ident]
+        rel = _related(a, profiles, idf)
+        with self._lock:
+            if len(self._related_cache) > 512:
+                self._related_cache.clear()
+            self._related_cache[ident] = rel
+        return rel
+
+    # --- catalog -------------------------------------------------------------------------------
+    def _allowed(self, profiles: dict[str, _Profile], f: SearchFilters) -> set[str]:
+        ids = set(f.paper_ids)
+        cats = set(f.categories)
+        akeys = {" ".join(a.lower().split()) for a in f.authors}
+        out = set()
+        for pid, prof in profiles.items():
+            m = prof.meta
+            if ids and pid not in ids:
+                continue
+            if cats and not cats & set(m.get("categories") or []):
+                continue
+            if akeys and not akeys & _author_keys(m.get("authors") or []):
+                continue
+            if not in_window(m, f.date_from, f.date_to):
+                continue
+            out.add(pid)
+        return out
+
+    def _profiles(self) -> tuple[dict[str, _Profile], dict[str, float]]:
+        """Every paper's profile and the library's word idf, rebuilt when the catalog changes
+        (a scan of 2,000 abstracts costs more than the searches; a question is asked far more
+        often than papers are added). Unchanged papers keep their profile."""
+        version = self.lib.catalog.version()
+        with self._lock:
+            if self._cache[0] == version:
+                return self._cache[1], self._cache[2]
+            old = self._cache[1]
+            profiles: dict[str, _Profile] = {}
+            for meta in self.lib.catalog.iter_papers():
+                pid = meta["paper_id"]
+                prev = old.get(pid)
+                profiles[pid] = prev if prev is not None and prev.meta == meta else _profile(meta)
+            df = Counter(k for p in profiles.values() for k in p.text)
+            n = len(profiles)
+            idf = {k: math.log((n + 1) / (d + 1)) + 1.0 for k, d in df.items()}
+            self._cache = (version, profiles, idf)
+            return profiles, idf
+
+
+def _profile(meta: dict[str, Any]) -> _Profile:
+    extra = meta.get("extra") or {}
+    kw = extra.get("keywords")
+    kw = " ".join(kw) if isinstance(kw, list) else (kw or "")
+    title = meta.get("title") or ""
+    zh = " ".join(x for x in (title, extra.get("zh_summary") or "") if _CJK.search(x))
+    body = " ".join(x for x in (title, meta.get("abstract") or "", extra.get("zh_summary") or "", kw) if x)
+    tk, bk = keys(title + " " + _english_of(title)), keys(body + " " + _english_of(body))
+    return _Profile(meta, frozenset(tk), frozenset(bk), _positions(tk), _positions(bk), zh)
+
+
+def _positions(words: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, w in enumerate(words):
+        out.setdefault(w, []).append(i)
+    return out
+
+
+def _named(a: Aspect, pos: dict[str, list[int]]) -> bool:
+    """Does the text name the concept as a phrase: all of one form's words within a few words of
+    each other, in any order ('video generation', 'generating videos'; not 'video' in one
+    sentence and 'generation' in another)?"""
+    for p in a.phrases:
+        for words in _forms(p) if p.english else []:
+            if not words or any(w not in pos for w in words):
+                continue
+            if len(words) == 1:
+                return True
+            span = len(words) + 2
+            for start in pos[words[0]]:
+                if all(any(abs(i - start) <= span for i in pos[w]) for w in words[1:]):
+                    return True
+    return False
+
+
+def _english_of(text: str) -> str:
+    """English forms of the Chinese field terms in a text."""
+    if not _CJK.search(text):
+        return ""
+    return " ".join(en for zh, en in ZH_GLOSSARY.items() if zh in text)
+
+
+def _english(a: Aspect) -> str:
+    return "; ".join(p.text for p in a.phrases if p.english)
+
+
+def _forms(p: Phrase) -> list[tuple[str, ...]]:
+    return [p.words, *acronym_forms(p.words)]
+
+
+def _coverage(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> float:
+    """Best idf-weighted share of a phrase's words that `keyset` holds, over the aspect's phrases."""
+    best = 0.0
+    for p in a.phrases:
+        for words in _forms(p) if p.english else []:
+            total = sum(idf.get(w, 1.0) for w in words)
+            if total:
+                best = max(best, sum(idf.get(w, 1.0) for w in words if w in keyset) / total)
+    return best
+
+
+def _zh_named(a: Aspect, prof: _Profile) -> bool:
+    return any(p.zh and p.zh in prof.zh for p in a.phrases)
+
+
+def _related(a: Aspect, profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
+    """The words that go with a concept in this library, weighted: the words over-represented in
+    the papers that name it in their title or abstract against the whole library (pseudo-relevance
+    feedback). 'medical imaging' brings 'mri', 'ct', 'clinical', 'patholog', 'lesion', ...: a paper
+    on "histopathology image synthesis with diffusion" is about medical imaging without naming it.
+    Empty when fewer than 3 papers name the concept (too few to learn from)."""
+    if not _english(a):
+        return {}
+    named = [p for p in profiles.values() if _named(a, p.title_pos) or _named(a, p.text_pos)]
+    if len(named) < 3:
+        return {}
+    own = {w for p in a.phrases for f in _forms(p) for w in f}
+    n_all = len(profiles)
+    df = Counter(w for p in named for w in p.text if w not in own and len(w) > 1 and not w.isdigit())
+    out: dict[str, float] = {}
+    for w, d in df.items():
+        share = d / len(named)
+        base = math.exp(1.0 - idf.get(w, 1.0)) * (n_all + 1) / n_all  # df / N, back from the idf
+        if d >= 3 and share >= RELATED_SHARE and share >= 4 * base:
+            out[w] = share * math.log(share / base)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:RELATED_TERMS])
+
+
+def _judge(a: Aspect, prof: _Profile, idf: dict[str, float], summary: float, body: float,
+           passages: list[str], related: dict[str, float]) -> tuple[str | None, float]:
+    """How the paper is about the concept ('title', 'abstract', 'full text', 'meaning'), with a
+    strength, or (None, 0) when it is not. `summary` / `body`: the concept's cosine to the paper's
+    title + abstract and to its best full-text passage."""
+    if _english(a):
+        if _named(a, prof.title_pos):
+            return "title", 1.0
+        cov = _coverage(a, prof.text, idf)
+        if _named(a, prof.text_pos) and max(summary, body) >= SIM_NAMED:
+            return "abstract", 0.8
+        if cov >= PART_MIN and max(summary, body) >= SIM_PARTLY:
+            return "abstract", 0.6
+        # Discussed at length in the body, and the paper's own summary is near the concept: a
+        # survey that touches every subject in some chapter fails the second part.
+        named = sum(1 for t in passages if _named(a, _positions(keys(t))))
+        if named >= BODY_PASSAGES and body >= SIM_PARTLY and summary >= SIM_NAMED:
+            return "full text", 0.7
+    elif _zh_named(a, prof):
+        return "abstract", 0.8
+    if related and summary >= SIM_RELATED:
+        have = sum(wt for w, wt in related.items() if w in prof.text)
+        if have >= RELATED_MIN * sum(related.values()):
+            return "related terms", 0.5
+    if summary >= SIM_UNNAMED:
+        return "meaning", 0.5
+    return None, 0.0
+
+
+def _summary_text(meta: dict[str, Any]) -> str:
+    return "\n".join(x for x in (meta.get("title") or "", meta.get("abstract") or "") if x)
+
+
+def _author_keys(authors: list[str]) -> set[str]:
+    names = {" ".join(a.lower().split()) for a in authors}
+    return names | {n.split(" ")[-1] for n in names if n}
