@@ -48,14 +48,16 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # library of bench/finder_library.py (docs/benchmarks.md, "Paper finder"): papers that name a
 # concept in their abstract and are about it sit at 0.35-0.7; passing mentions and papers on
 # another subject below ~0.3.
-SIM_NAMED = 0.30  # a concept named in the abstract / summary (all its words)
-SIM_PARTLY = 0.42  # most of a concept's words named
+SIM_NAMED = 0.35  # a concept named in the abstract / summary (all its words)
+SIM_PARTLY = 0.45  # most of a concept's words named
 SIM_UNNAMED = 0.55  # a concept not named at all: the meaning alone must be close
 SIM_TOPIC = 0.25  # the whole topic against the paper's best chunk
 XLING_SHIFT = 0.45  # e5 cosines of related texts sit ~0.45 above MiniLM's
-PART_MIN = 0.6
+MENTIONS = 2  # a concept named this often in title + abstract is the paper's subject
+PART_MIN = 0.6  # the catalog scan: least share of each concept's words a candidate names
 SIM_RELATED = 0.25  # a concept not named, but its related terms are (see _related)
-RELATED_MIN = 0.15  # share of the related terms' weight the paper's own text must hold
+RELATED_MIN = 0.10  # share of the related terms' weight the paper's own text must hold
+RELATED_BELOW = 0.5  # ... and names less than this share of the concept's own words
 RELATED_TERMS = 40
 RELATED_SHARE = 0.06  # a related word is in at least this share of the papers that name the concept
 BODY_PASSAGES = 2
@@ -184,7 +186,8 @@ class PaperFinder:
             strength = 0.0
             lacking = ""
             for a, (summary, body), rel in zip(spec.aspects, sims, related):
-                verdict, st = _judge(a, prof, idf, summary.get(pid, 0.0), body.get(pid, 0.0), chunks.get(pid, []), rel)
+                verdict, st = _judge(a, prof, idf, summary.get(pid, 0.0), body.get(pid, 0.0), topic_sim.get(pid, 0.0),
+                                     chunks.get(pid, []), rel)
                 if verdict is None:
                     if not a.optional:
                         lacking = a.text
@@ -333,20 +336,23 @@ def _positions(words: list[str]) -> dict[str, list[int]]:
 
 
 def _named(a: Aspect, pos: dict[str, list[int]]) -> bool:
-    """Does the text name the concept as a phrase: all of one form's words within a few words of
-    each other, in any order ('video generation', 'generating videos'; not 'video' in one
-    sentence and 'generation' in another)?"""
+    return _mentions(a, pos) > 0
+
+
+def _mentions(a: Aspect, pos: dict[str, list[int]]) -> int:
+    """How often the text names the concept as a phrase: all of one form's words within a few
+    words of each other, in any order ('video generation', 'generating videos'; not 'video' in
+    one sentence and 'generation' in another). The most of any phrase or form."""
+    best = 0
     for p in a.phrases:
         for words in _forms(p) if p.english else []:
             if not words or any(w not in pos for w in words):
                 continue
-            if len(words) == 1:
-                return True
             span = len(words) + 2
-            for start in pos[words[0]]:
-                if all(any(abs(i - start) <= span for i in pos[w]) for w in words[1:]):
-                    return True
-    return False
+            n = sum(1 for start in pos[words[0]]
+                    if all(any(abs(i - start) <= span for i in pos[w]) for w in words[1:]))
+            best = max(best, n)
+    return best
 
 
 def _english_of(text: str) -> str:
@@ -402,33 +408,56 @@ def _related(a: Aspect, profiles: dict[str, _Profile], idf: dict[str, float]) ->
     return dict(sorted(out.items(), key=lambda kv: -kv[1])[:RELATED_TERMS])
 
 
-def _judge(a: Aspect, prof: _Profile, idf: dict[str, float], summary: float, body: float,
+def _judge(a: Aspect, prof: _Profile, idf: dict[str, float], summary: float, body: float, topic: float,
            passages: list[str], related: dict[str, float]) -> tuple[str | None, float]:
-    """How the paper is about the concept ('title', 'abstract', 'full text', 'meaning'), with a
-    strength, or (None, 0) when it is not. `summary` / `body`: the concept's cosine to the paper's
-    title + abstract and to its best full-text passage."""
+    """How the paper is about the concept ('title', 'abstract', 'full text', 'related terms',
+    'meaning'), with a strength, or (None, 0) when it is not. `summary` / `body`: the concept's
+    cosine to the paper's title + abstract and to its best full-text passage; `topic`: the whole
+    topic's cosine to the title + abstract. A concept named in the abstract must come with a
+    paper close to the concept or to the topic: a one-word concept ('diffusion') embeds too
+    poorly to judge alone (its cosine to a diffusion super-resolution abstract is ~0.1-0.3),
+    while the topic tells a paper about it from one that mentions it in passing; so does a
+    concept named twice or more ('an inpainting diffusion model ... the diffusion prior')."""
+    fit = max(summary, body, topic)
     if _english(a):
         if _named(a, prof.title_pos):
             return "title", 1.0
-        cov = _coverage(a, prof.text, idf)
-        if _named(a, prof.text_pos) and max(summary, body) >= SIM_NAMED:
+        said = _mentions(a, prof.text_pos)
+        if said >= MENTIONS or (said and fit >= SIM_NAMED):
             return "abstract", 0.8
-        if cov >= PART_MIN and max(summary, body) >= SIM_PARTLY:
+        if _mostly_named(a, prof.text, idf) and fit >= SIM_PARTLY:
             return "abstract", 0.6
-        # Discussed at length in the body, and the paper's own summary is near the concept: a
+        # Discussed at length in the body, and the paper's own summary is near the topic: a
         # survey that touches every subject in some chapter fails the second part.
         named = sum(1 for t in passages if _named(a, _positions(keys(t))))
-        if named >= BODY_PASSAGES and body >= SIM_PARTLY and summary >= SIM_NAMED:
+        if named >= BODY_PASSAGES and body >= SIM_PARTLY and max(summary, topic) >= SIM_NAMED:
             return "full text", 0.7
     elif _zh_named(a, prof):
         return "abstract", 0.8
-    if related and summary >= SIM_RELATED:
+    # Related terms stand in for a concept the paper does not name at all; a paper that uses the
+    # concept's own distinctive words without naming it (says 'video', never 'video generation')
+    # is about something else.
+    if related and max(summary, topic) >= SIM_RELATED and (not _english(a) or _coverage(a, prof.text, idf) < RELATED_BELOW):
         have = sum(wt for w, wt in related.items() if w in prof.text)
         if have >= RELATED_MIN * sum(related.values()):
             return "related terms", 0.5
     if summary >= SIM_UNNAMED:
         return "meaning", 0.5
     return None, 0.0
+
+
+def _mostly_named(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> bool:
+    """All of a phrase's words but one, and not its rarest ('image super-resolution' without
+    'image'; not 'personalized' without 'text-to-image', nor 'text-to-image' without 'personalized')."""
+    for p in a.phrases:
+        for words in _forms(p) if p.english else []:
+            if len(words) < 2:
+                continue
+            missing = [w for w in words if w not in keyset]
+            rarest = max(words, key=lambda w: idf.get(w, 1.0))
+            if len(missing) <= 1 and rarest not in missing:
+                return True
+    return False
 
 
 def _summary_text(meta: dict[str, Any]) -> str:
