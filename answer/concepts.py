@@ -244,8 +244,13 @@ def _zh_groups(text: str) -> list[tuple[list[Phrase], bool]]:
         for piece in re.split("|".join(map(re.escape, ZH_ALTERNATIVE)), part.lstrip("?")):
             found = [terms[int(i)] for i in re.findall(r"\x00(\d+)\x00", piece)]
             left = "".join(_CJK.findall(re.sub(r"\x00\d+\x00", "", piece)))
+            if len(found) > 1 and len(alts) == 0 and len(re.split("|".join(map(re.escape, ZH_ALTERNATIVE)), part)) == 1:
+                # Field terms side by side are concepts side by side: '个性化文生图' is
+                # personalization AND text-to-image, '扩散模型超分' diffusion AND super-resolution.
+                groups += [([Phrase(text=en, words=tuple(keys(en)))], optional) for en in found]
+                continue
             if found:
-                en = " ".join(found)  # '扩散模型超分' -> one phrase: 'diffusion super resolution'
+                en = " ".join(found)
                 alts.append(Phrase(text=en, words=tuple(keys(en))))
             elif len(left) >= 2:
                 alts.append(Phrase(text=left, zh=left))
