@@ -52,7 +52,8 @@ SIM_NAMED = 0.35  # a concept named in the abstract / summary (all its words)
 SIM_PARTLY = 0.38  # most of a concept's words named
 SIM_UNNAMED = 0.55  # a concept not named at all: the meaning alone must be close
 SIM_TOPIC = 0.25  # the whole topic against the paper's best chunk
-CLOSE_GAP = 0.045  # e5: how far below the best candidates' closeness a paper may be
+CLOSE_GAP = 0.06  # e5: how far below the best candidates' closeness a paper may be (a concept in its title)
+CLOSE_GAP_LOOSE = 0.035  # ... when no concept is in its title, or one only by related words or meaning
 CLOSE_FLOOR = 0.80  # e5: the least closeness that can count as on the topic
 XLING_SHIFT = 0.45  # e5 cosines of related texts sit ~0.45 above MiniLM's
 MENTIONS = 2  # a concept named this often in title + abstract is the paper's subject
@@ -178,7 +179,6 @@ class PaperFinder:
                        else [Phrase(spec.question, zh=spec.question)])
         topic_sim, _ = self._similarity(whole, restrict, cands, profiles, {})
         closeness = self._closeness(spec, restrict, cands)
-        self.last_debug = {"sims": sims, "topic": topic_sim, "related": related}  # DEBUG
         found: list[FoundPaper] = []
         misses: list[tuple[float, str, str]] = []
         for pid in cands:
@@ -200,7 +200,12 @@ class PaperFinder:
                 strength += OPTIONAL_BONUS * st if a.optional else st
             ts = topic_sim.get(pid, 0.0)
             near = closeness.get(pid, -1.0)
-            if not lacking and near < -CLOSE_GAP:
+            # A paper whose title names one of the topic's concepts and that names every concept
+            # itself may sit further from the best candidates than one that names them only in
+            # its abstract or by related words: the title says what a paper is about, the
+            # abstract also what it compares with, builds on or applies to.
+            firm = "title" in how.values() and not {"related terms", "meaning"} & set(how.values())
+            if not lacking and near < -(CLOSE_GAP if firm else CLOSE_GAP_LOOSE):
                 lacking = "closeness to the topic"
             if lacking or ts < SIM_TOPIC:
                 misses.append((-ts, pid, lacking or "similarity to the topic"))
