@@ -100,6 +100,10 @@ def keys(text: str) -> list[str]:
     return [key(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
+# Match keys of the words that never name a concept (asking, generic, joining words).
+DROP = frozenset(key(w) for w in GENERIC | ASKING | JOINERS | ALTERNATIVE | OPTIONAL)
+
+
 @dataclass
 class Phrase:
     """One way of naming a concept: its English words (match keys) and, for a Chinese phrase with
@@ -153,19 +157,20 @@ class TopicSpec:
 
 
 def reduce_question(question: str) -> TopicSpec:
-    """The aspects of a comparison or roundup question (see the module docstring). The first
-    sentence that names a concept states the topic; concepts of later sentences ('Which papers
-    propose such video generation methods?') only elaborate it, and are optional."""
+    """The aspects of a comparison or roundup question (see the module docstring)."""
     q = " ".join(question.split())
     zh = bool(_CJK.search(q))
-    aspects: list[Aspect] = []
-    stated = False
+    sentences = []
     for sentence in _SENTENCE.split(q):
         groups = _zh_groups(sentence) if zh else []
         groups += _en_groups(_CJK.sub(" ", sentence) if zh else sentence)
-        for phrases, optional in groups:
-            aspects.append(Aspect(phrases, optional=optional or stated))
-        stated = stated or any(not o for _, o in groups)
+        sentences.append(groups)
+    # The sentence that names the most concepts states the topic ('I am writing a digest for
+    # clinicians. Which papers use diffusion models for medical imaging?'); the others set the
+    # scene or restate it, and their concepts only rank papers.
+    main = max(range(len(sentences)), key=lambda i: (sum(1 for _, o in sentences[i] if not o), -i), default=0)
+    aspects = [Aspect(phrases, optional=optional or i != main)
+               for i, groups in enumerate(sentences) for phrases, optional in groups]
     return TopicSpec(question=question, aspects=_absorb(aspects), zh=zh)
 
 

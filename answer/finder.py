@@ -38,7 +38,7 @@ from paperlens.index.library import Library
 from paperlens.models import SearchFilters
 from paperlens.settings import Settings
 
-from .concepts import ZH_GLOSSARY, Aspect, Phrase, TopicSpec, acronym_forms, keys, reduce_question
+from .concepts import DROP, ZH_GLOSSARY, Aspect, Phrase, TopicSpec, acronym_forms, keys, reduce_question
 from .published import first_submitted, in_window
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -61,6 +61,8 @@ PART_MIN = 0.6  # the catalog scan: least share of each concept's words a candid
 SIM_RELATED = 0.25  # a concept not named, but its related terms are (see _related)
 RELATED_MIN = 0.10  # share of the related terms' weight the paper's own text must hold
 RELATED_BELOW = 0.5  # ... and names less than this share of the concept's own words
+RELATED_LIFT = 2.5  # ... and this many times more common there than in the library
+RELATED_FROM = 5  # fewer papers naming a concept are too few to learn its related words from
 RELATED_TERMS = 40
 RELATED_SHARE = 0.06  # a related word is in at least this share of the papers that name the concept
 BODY_PASSAGES = 2
@@ -174,7 +176,12 @@ class PaperFinder:
             return Finding(spec, [], self._cap(cap), 0, round(time.perf_counter() - t0, 3))
         restrict = replace(sf, paper_ids=cands, date_from=None)
         sims = [self._similarity(a, restrict, cands, profiles, chunks) for a in spec.aspects]
-        related = [self._related(a, profiles, idf) for a in spec.aspects]
+        # A concept's related words never include the topic's own words: in a library of papers on
+        # the topic, 'diffusion' goes with 'medical imaging', but it does not stand for it.
+        own = {w for a in spec.aspects for p in a.phrases for w in p.words}
+        required = [a for a in spec.aspects if not a.optional]
+        related = [{w: v for w, v in self._related(a, [b for b in required if b is not a], profiles, idf).items()
+                    if w not in own} for a in spec.aspects]
         whole = Aspect([Phrase(spec.english, words=tuple(keys(spec.english)))] if spec.english
                        else [Phrase(spec.question, zh=spec.question)])
         topic_sim, _ = self._similarity(whole, restrict, cands, profiles, {})
@@ -216,6 +223,18 @@ class PaperFinder:
         found.sort(key=lambda m: (-m.score, m.paper_id))
         near = [(pid, why) for _, pid, why in sorted(misses)[:NEAR_MISSES]]
         return Finding(spec, found, self._cap(cap), len(cands), round(time.perf_counter() - t0, 3), near)
+
+    def warm(self) -> int:
+        """Build what the first question would otherwise pay for: the papers' profiles and the
+        summary vectors of papers known only from their PDF. Returns how many papers it read."""
+        profiles, _ = self._profiles()
+        pdf_only, offset = [], 0
+        while page := self.lib.catalog.papers(limit=500, offset=offset):
+            pdf_only += [p["paper_id"] for p in page if set(p.get("documents") or []) == {"pdf"} and p["paper_id"] in profiles]
+            offset += len(page)
+        for i in range(0, len(pdf_only), 64):
+            self._summary_vectors(pdf_only[i:i + 64], profiles)
+        return len(profiles)
 
     def _cap(self, cap: int | None) -> int:
         return max(1, cap if cap is not None else self.settings.finder_max_papers)
@@ -302,15 +321,17 @@ class PaperFinder:
                 self._vectors[pid] = (profiles[pid], v if t else None)
         return [self._vectors[pid][1] if pid in self._vectors else None for pid in pids]
 
-    def _related(self, a: Aspect, profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
+    def _related(self, a: Aspect, others: list[Aspect], profiles: dict[str, _Profile],
+                 idf: dict[str, float]) -> dict[str, float]:
         """_related, kept per catalog state: the same concepts come back in many questions."""
         if a.optional:
             return {}
-        ident = (self._cache[0], tuple(p.words or (p.zh,) for p in a.phrases))
+        ident = (self._cache[0], tuple(p.words or (p.zh,) for p in a.phrases),
+                 tuple(tuple(p.words or (p.zh,) for p in b.phrases) for b in others))
         with self._lock:
             if ident in self._related_cache:
                 return self._related_cache[ident]
-        rel = _related(a, profiles, idf)
+        rel = _related(a, others, profiles, idf)
         with self._lock:
             if len(self._related_cache) > 512:
                 self._related_cache.clear()
@@ -352,9 +373,19 @@ class PaperFinder:
                 profiles[pid] = prev if prev is not None and prev.meta == meta else _profile(meta)
             df = Counter(k for p in profiles.values() for k in p.text)
             n = len(profiles)
-            idf = {k: math.log((n + 1) / (d + 1)) + 1.0 for k, d in df.items()}
+            idf = _Idf({k: math.log((n + 1) / (d + 1)) + 1.0 for k, d in df.items()})
+            idf.unseen = math.log(n + 1) + 1.0  # a word no paper has is the rarest of all
             self._cache = (version, profiles, idf)
             return profiles, idf
+
+
+class _Idf(dict):
+    """Word key -> inverse document frequency over the library's profiles."""
+
+    unseen = 1.0
+
+    def __missing__(self, key: str) -> float:
+        return self.unseen
 
 
 def _profile(meta: dict[str, Any]) -> _Profile:
@@ -416,9 +447,9 @@ def _coverage(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> float
     best = 0.0
     for p in a.phrases:
         for words in _forms(p) if p.english else []:
-            total = sum(idf.get(w, 1.0) for w in words)
+            total = sum(idf[w] for w in words)
             if total:
-                best = max(best, sum(idf.get(w, 1.0) for w in words if w in keyset) / total)
+                best = max(best, sum(idf[w] for w in words if w in keyset) / total)
     return best
 
 
@@ -426,28 +457,34 @@ def _zh_named(a: Aspect, prof: _Profile) -> bool:
     return any(p.zh and p.zh in prof.zh for p in a.phrases)
 
 
-def _related(a: Aspect, profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
+def _related(a: Aspect, others: list[Aspect], profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
     """The words that go with a concept in this library, weighted: the words over-represented in
     the papers that name it in their title or abstract against the whole library (pseudo-relevance
     feedback). 'medical imaging' brings 'mri', 'ct', 'clinical', 'patholog', 'lesion', ...: a paper
     on "histopathology image synthesis with diffusion" is about medical imaging without naming it.
-    Empty when fewer than 3 papers name the concept (too few to learn from)."""
+    Empty when fewer than RELATED_FROM papers name the concept (too few to learn from). `others`: the
+    topic's other concepts."""
     if not _english(a) or any(len([w for w in p.words if w not in _FILLER]) > 2 for p in a.phrases):
         # A longer concept ('personalized text-to-image generation') is specific: the words that
         # go with it are those of its broader field ('prompt', 'diffusion'), which would let in
         # every paper of the field.
         return {}
-    named = [p for p in profiles.values() if _named(a, p.title_pos) or _named(a, p.text_pos)]
-    if len(named) < 3:
+    # Learnt from the papers that name this concept and not the topic's others: in a library of
+    # super-resolution papers, the words that go with 'attention' would otherwise be those of
+    # super-resolution ('lr', 'hr', 'psnr'), and every super-resolution paper would pass for it.
+    named = [p for p in profiles.values() if (_named(a, p.title_pos) or _named(a, p.text_pos))
+             and not any(_named(b, p.text_pos) for b in others)]
+    if len(named) < RELATED_FROM:
         return {}
     own = {w for p in a.phrases for f in _forms(p) for w in f}
     n_all = len(profiles)
-    df = Counter(w for p in named for w in p.text if w not in own and len(w) > 1 and not w.isdigit())
+    df = Counter(w for p in named for w in p.text if w not in own and w not in DROP and len(w) > 1 and not w.isdigit())
+    min_df = max(2, min(3, len(named) // 5))  # a word of one or two papers is chance; fewer in a small library
     out: dict[str, float] = {}
     for w, d in df.items():
         share = d / len(named)
-        base = math.exp(1.0 - idf.get(w, 1.0)) * (n_all + 1) / n_all  # df / N, back from the idf
-        if d >= 3 and share >= RELATED_SHARE and share >= 4 * base:
+        base = ((n_all + 1) * math.exp(1.0 - idf[w]) - 1.0) / n_all  # the word's share of all papers, from its idf
+        if d >= min_df and share >= RELATED_SHARE and share >= RELATED_LIFT * base:
             out[w] = share * math.log(share / base)
     return dict(sorted(out.items(), key=lambda kv: -kv[1])[:RELATED_TERMS])
 
@@ -481,7 +518,7 @@ def _judge(a: Aspect, prof: _Profile, idf: dict[str, float], summary: float, bod
     # Related terms stand in for a concept the paper does not name at all; a paper that uses the
     # concept's own distinctive words without naming it (says 'video', never 'video generation')
     # is about something else.
-    if related and max(summary, topic) >= SIM_RELATED and (not _english(a) or _coverage(a, prof.text, idf) < RELATED_BELOW):
+    if related and summary >= SIM_RELATED and (not _english(a) or _coverage(a, prof.text, idf) < RELATED_BELOW):
         # (only for concepts of one or two words: see _related)
         have = sum(wt for w, wt in related.items() if w in prof.text)
         if have >= RELATED_MIN * sum(related.values()):
@@ -502,7 +539,7 @@ def _mostly_named(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> b
             words = [w for w in form if w not in _FILLER]
             if len(words) < 2:
                 continue
-            commonest = min(words, key=lambda w: idf.get(w, 1.0))
+            commonest = min(words, key=lambda w: idf[w])
             if all(w in keyset for w in words if w != commonest):
                 return True
     return False

@@ -18,8 +18,8 @@ counted and reported as unjudged (`--pool` prints them for labelling). Questions
 `held-out` were written and labelled without running the finder on them while it was developed.
 
 Timing: wall time per question of each finder in this process, models loaded and warmed up
-first; the first query of a library also builds the finder's per-paper profiles (reported
-apart). On a machine shared with other work the times are loaded figures: re-run it quiet with
+first; the finder's one-time work per library (per-paper profiles, summary vectors of PDF-only
+papers: PaperFinder.warm) is timed apart. On a machine shared with other work the times are loaded figures: re-run it quiet with
 nothing else running (`uptime` before and after; the script records the load average).
 """
 
@@ -58,7 +58,7 @@ def resolve_labels(q: dict, files: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def run_library(name: str, data_dir: Path, questions: list[dict], pool: list[str]) -> list[dict]:
+def run_library(name: str, data_dir: Path, questions: list[dict], pool: list[str], warm_up: dict) -> list[dict]:
     from paperlens.answer.evidence import Evidence
     from paperlens.answer.finder import PaperFinder
     from paperlens.answer.published import in_window
@@ -76,9 +76,11 @@ def run_library(name: str, data_dir: Path, questions: list[dict], pool: list[str
         finder = PaperFinder(lib, settings)
         lib.search("warm-up query about diffusion models", k=5)  # loads both query models
         t = time.perf_counter()
-        finder._profiles()
+        finder.warm()
         profile_s = time.perf_counter() - t
-        print(f"[{name}] {n_papers} papers; finder profiles built in {profile_s:.2f} s", file=sys.stderr, flush=True)
+        print(f"[{name}] {n_papers} papers; finder warmed (profiles, PDF summary vectors) in {profile_s:.2f} s",
+              file=sys.stderr, flush=True)
+        warm_up[name] = round(profile_s, 2)
         for q in questions:
             f = SearchFilters(date_from=q.get("date_from"), date_to=q.get("date_to"))
             labels = resolve_labels(q, files)
@@ -173,13 +175,15 @@ def main() -> None:
     corpus_dir, large_dir = build()
     before = machine()
     pool: list[str] = []
+    warm_up: dict[str, float] = {}
     rows = []
     if args.library in ("corpus", "both"):
-        rows += run_library("corpus", corpus_dir, questions, pool)
+        rows += run_library("corpus", corpus_dir, questions, pool, warm_up)
     if args.library in ("library", "both"):
-        rows += run_library("library", large_dir, questions, pool)
+        rows += run_library("library", large_dir, questions, pool, warm_up)
     summary = summarize(rows)
-    result = {"machine_before": before, "machine_after": machine(), "rows": rows, "summary": summary}
+    result = {"machine_before": before, "machine_after": machine(), "warm_up_s": warm_up, "rows": rows,
+              "summary": summary}
     out = write_json(RESULTS / f"finder{'-' + args.tag if args.tag else ''}.json", result)
     print(markdown(summary))
     print(f"results: {out}; load average before {before['loadavg_1_5_15']}, after {result['machine_after']['loadavg_1_5_15']}")
