@@ -35,39 +35,40 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paperlens.index.library import Library
+
 from paperlens.models import SearchFilters
 from paperlens.settings import Settings
 
-from .concepts import DROP, ZH_GLOSSARY, Aspect, Phrase, TopicSpec, acronym_forms, keys, reduce_question
+from .concepts import Aspect, Phrase, TopicSpec, keys, reduce_question
 from .published import first_submitted, in_window
+from .relevance import (
+    SIM_UNNAMED,
+    Idf,
+    Profile,
+    coverage,
+    english,
+    judge,
+    make_profile,
+    positions,
+    related_words,
+    zh_named,
+)
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
-# Cosine floors (all-MiniLM-L6-v2, a short concept phrase against a paper's best chunk; e5's are
-# read against the best candidates', see _closeness). Measured on the corpus and the 2,000-paper
-# library of bench/finder_library.py (docs/benchmarks.md, "Paper finder"): papers that name a
-# concept in their abstract and are about it sit at 0.35-0.7; passing mentions and papers on
-# another subject below ~0.3.
-SIM_NAMED = 0.35  # a concept named in the abstract / summary (all its words)
-SIM_PARTLY = 0.38  # most of a concept's words named
-SIM_UNNAMED = 0.55  # a concept not named at all: the meaning alone must be close
+# The thresholds here and in relevance.py were set on the dev questions of
+# bench/finder_questions.json (the held-out ones were not run while they were chosen);
+# docs/benchmarks.md, "Paper finder", has the figures.
 SIM_TOPIC = 0.25  # the whole topic against the paper's best chunk
-CLOSE_GAP = 0.06  # e5: how far below the best candidates' closeness a paper may be (a concept in its title)
-CLOSE_GAP_LOOSE = 0.035  # ... when no concept is in its title, or one only by related words or meaning
-CLOSE_FLOOR = 0.80  # e5: the least closeness that can count as on the topic
-ZH_GAP = 0.03  # e5: a concept with no English form is met within this of the best candidates
-MENTIONS = 2  # a concept named this often in title + abstract is the paper's subject
+# e5 closeness of the paper's own summary to the topic, against the best three candidates':
+CLOSE_GAP = 0.06  # how far below them a paper may be when its title names one of the concepts
+CLOSE_GAP_LOOSE = 0.035  # ... when no concept is in its title, or one is met only by related words or meaning
+CLOSE_FLOOR = 0.80  # the least e5 cosine that can count as close
+ZH_GAP = 0.03  # a concept with no English form is met within this of the best candidates
+# Candidates and ranking:
 PART_MIN = 0.6  # the catalog scan: least share of each concept's words a candidate names
-SIM_RELATED = 0.25  # a concept not named, but its related terms are (see _related)
-RELATED_MIN = 0.10  # share of the related terms' weight the paper's own text must hold
-RELATED_BELOW = 0.5  # ... and names less than this share of the concept's own words
-RELATED_LIFT = 2.5  # ... and this many times more common there than in the library
-RELATED_FROM = 5  # fewer papers naming a concept are too few to learn its related words from
-RELATED_TERMS = 40
-RELATED_SHARE = 0.06  # a related word is in at least this share of the papers that name the concept
-BODY_PASSAGES = 2
 OPTIONAL_BONUS = 0.2  # an optional concept the paper has raises its rank by this share of a required one
-NEAR_MISSES = 15  # rejected candidates a finding names, closest first  # full-text passages naming a concept that make it the paper's subject
+NEAR_MISSES = 15  # rejected candidates a finding names, closest first
 
 
 @dataclass
@@ -82,9 +83,9 @@ class FoundPaper:
         """One line for people: 'title: attention; abstract: image super-resolution; similarity 0.61'."""
         parts = []
         for where in ("title", "abstract", "full text", "related terms", "meaning"):
-            named = [a for a, how in self.why["aspects"].items() if how == where]
-            if named:
-                parts.append(f"{where}: {', '.join(named)}")
+            concepts = [a for a, how in self.why["aspects"].items() if how == where]
+            if concepts:
+                parts.append(f"{where}: {', '.join(concepts)}")
         parts.append(f"similarity {self.why['similarity']:.2f}")
         return "; ".join(parts)
 
@@ -117,25 +118,13 @@ class Finding:
                 "considered": self.considered, "papers": [p.to_dict() for p in self.papers]}
 
 
-@dataclass
-class _Profile:
-    """What a paper says about itself, as match keys: title, and title + abstract + summary."""
-
-    meta: dict[str, Any]
-    title: frozenset[str]
-    text: frozenset[str]
-    title_pos: dict[str, list[int]]  # word key -> positions, for phrases named as phrases
-    text_pos: dict[str, list[int]]
-    zh: str  # its Chinese text (title, digest summary), for Chinese concepts with no English form
-
-
 class PaperFinder:
     def __init__(self, library: Library, settings: Settings) -> None:
         self.lib = library
         self.settings = settings
         self._lock = threading.Lock()
-        self._cache: tuple[object, dict[str, _Profile], dict[str, float]] = (None, {}, {})
-        self._vectors: dict[str, tuple[_Profile, Any]] = {}
+        self._cache: tuple[object, dict[str, Profile], dict[str, float]] = (None, {}, {})
+        self._vectors: dict[str, tuple[Profile, Any]] = {}
         self._related_cache: dict[tuple, dict[str, float]] = {}
 
     # --- the finder ----------------------------------------------------------------------------
@@ -186,6 +175,7 @@ class PaperFinder:
                        else [Phrase(spec.question, zh=spec.question)])
         topic_sim, _ = self._similarity(whole, restrict, cands, profiles, {})
         closeness = self._closeness(spec, restrict, cands)
+        passages = {pid: [positions(keys(t)) for t in texts] for pid, texts in chunks.items()}
         found: list[FoundPaper] = []
         misses: list[tuple[float, str, str]] = []
         for pid in cands:
@@ -196,8 +186,8 @@ class PaperFinder:
             strength = 0.0
             lacking = ""
             for a, (summary, body), rel in zip(spec.aspects, sims, related):
-                verdict, st = _judge(a, prof, idf, summary.get(pid, 0.0), body.get(pid, 0.0), topic_sim.get(pid, 0.0),
-                                     chunks.get(pid, []), rel)
+                verdict, st = judge(a, prof, idf, summary.get(pid, 0.0), body.get(pid, 0.0), topic_sim.get(pid, 0.0),
+                                     passages.get(pid, []), rel)
                 if verdict is None:
                     if not a.optional:
                         lacking = a.text
@@ -240,26 +230,26 @@ class PaperFinder:
         return max(1, cap if cap is not None else self.settings.finder_max_papers)
 
     # --- lanes ---------------------------------------------------------------------------------
-    def _scan(self, spec: TopicSpec, profiles: dict[str, _Profile], idf: dict[str, float], allowed: set[str]) -> list[str]:
+    def _scan(self, spec: TopicSpec, profiles: dict[str, Profile], idf: dict[str, float], allowed: set[str]) -> list[str]:
         """Papers whose own title / abstract / summary name most of every concept, best first."""
         scored = []
         for pid in allowed:
             prof = profiles[pid]
-            covs = [_coverage(a, prof.text, idf) if _english(a) else (1.0 if _zh_named(a, prof) else 0.5)
+            covs = [coverage(a, prof.text, idf) if english(a) else (1.0 if zh_named(a, prof) else 0.5)
                     for a in spec.aspects if not a.optional]
             if covs and min(covs) >= PART_MIN:
                 scored.append((-sum(covs), pid))
         return [pid for _, pid in sorted(scored)]
 
-    def _similarity(self, a: Aspect, restrict: SearchFilters, cands: list[str], profiles: dict[str, _Profile],
+    def _similarity(self, a: Aspect, restrict: SearchFilters, cands: list[str], profiles: dict[str, Profile],
                     chunks: dict[str, list[str]]) -> tuple[dict[str, float], dict[str, float]]:
         """(summary, body): paper id -> cosine of the concept to what the paper says about itself
         (its title + abstract or digest summary) and to its best full-text passage, over the
         candidates only. The store scores the stored vectors; a paper known only from its PDF
         has its catalog title + abstract embedded here once (cached). A concept with no English
         form is compared with the cross-lingual vectors, which only summary and Chinese chunks have."""
-        text = _english(a)
-        n = 3 * len(cands)  # 3 chunks a paper: the store's limit is reached only past every candidate
+        text = english(a)
+        n = len(cands)  # with one chunk a paper, Library.search reads 3n chunks: every candidate's summary
         if not text:
             if not self.lib.xling:
                 return {}, {}
@@ -302,7 +292,7 @@ class PaperFinder:
             return {pid: 0.0 for pid in cands}
         text = spec.english or spec.question
         best: dict[str, float] = {}
-        for h in self.lib.search(text, k=3 * len(cands), filters=restrict, mode="xling", max_per_paper=1):
+        for h in self.lib.search(text, k=len(cands), filters=restrict, mode="xling", max_per_paper=1):
             best.setdefault(h.paper_id, h.score)
         if not best:
             return {}
@@ -310,7 +300,7 @@ class PaperFinder:
         ref = max(sum(top) / len(top), CLOSE_FLOOR + CLOSE_GAP)
         return {pid: v - ref for pid, v in best.items()}
 
-    def _summary_vectors(self, pids: list[str], profiles: dict[str, _Profile]) -> list[Any]:
+    def _summary_vectors(self, pids: list[str], profiles: dict[str, Profile]) -> list[Any]:
         """MiniLM vectors of papers' catalog title + abstract (papers without a summary document),
         made once per paper and kept while its metadata is unchanged."""
         todo = [pid for pid in pids if pid not in self._vectors or self._vectors[pid][0] is not profiles[pid]]
@@ -321,7 +311,7 @@ class PaperFinder:
                 self._vectors[pid] = (profiles[pid], v if t else None)
         return [self._vectors[pid][1] if pid in self._vectors else None for pid in pids]
 
-    def _related(self, a: Aspect, others: list[Aspect], profiles: dict[str, _Profile],
+    def _related(self, a: Aspect, others: list[Aspect], profiles: dict[str, Profile],
                  idf: dict[str, float]) -> dict[str, float]:
         """_related, kept per catalog state: the same concepts come back in many questions."""
         if a.optional:
@@ -331,7 +321,7 @@ class PaperFinder:
         with self._lock:
             if ident in self._related_cache:
                 return self._related_cache[ident]
-        rel = _related(a, others, profiles, idf)
+        rel = related_words(a, others, profiles, idf)
         with self._lock:
             if len(self._related_cache) > 512:
                 self._related_cache.clear()
@@ -339,7 +329,7 @@ class PaperFinder:
         return rel
 
     # --- catalog -------------------------------------------------------------------------------
-    def _allowed(self, profiles: dict[str, _Profile], f: SearchFilters) -> set[str]:
+    def _allowed(self, profiles: dict[str, Profile], f: SearchFilters) -> set[str]:
         ids = set(f.paper_ids)
         cats = set(f.categories)
         akeys = {" ".join(a.lower().split()) for a in f.authors}
@@ -357,7 +347,7 @@ class PaperFinder:
             out.add(pid)
         return out
 
-    def _profiles(self) -> tuple[dict[str, _Profile], dict[str, float]]:
+    def _profiles(self) -> tuple[dict[str, Profile], dict[str, float]]:
         """Every paper's profile and the library's word idf, rebuilt when the catalog changes
         (a scan of 2,000 abstracts costs more than the searches; a question is asked far more
         often than papers are added). Unchanged papers keep their profile."""
@@ -366,183 +356,17 @@ class PaperFinder:
             if self._cache[0] == version:
                 return self._cache[1], self._cache[2]
             old = self._cache[1]
-            profiles: dict[str, _Profile] = {}
+            profiles: dict[str, Profile] = {}
             for meta in self.lib.catalog.iter_papers():
                 pid = meta["paper_id"]
                 prev = old.get(pid)
-                profiles[pid] = prev if prev is not None and prev.meta == meta else _profile(meta)
+                profiles[pid] = prev if prev is not None and prev.meta == meta else make_profile(meta)
             df = Counter(k for p in profiles.values() for k in p.text)
             n = len(profiles)
-            idf = _Idf({k: math.log((n + 1) / (d + 1)) + 1.0 for k, d in df.items()})
+            idf = Idf({k: math.log((n + 1) / (d + 1)) + 1.0 for k, d in df.items()})
             idf.unseen = math.log(n + 1) + 1.0  # a word no paper has is the rarest of all
             self._cache = (version, profiles, idf)
             return profiles, idf
-
-
-class _Idf(dict):
-    """Word key -> inverse document frequency over the library's profiles."""
-
-    unseen = 1.0
-
-    def __missing__(self, key: str) -> float:
-        return self.unseen
-
-
-def _profile(meta: dict[str, Any]) -> _Profile:
-    extra = meta.get("extra") or {}
-    kw = extra.get("keywords")
-    kw = " ".join(kw) if isinstance(kw, list) else (kw or "")
-    title = meta.get("title") or ""
-    zh = " ".join(x for x in (title, extra.get("zh_summary") or "") if _CJK.search(x))
-    body = " ".join(x for x in (title, meta.get("abstract") or "", extra.get("zh_summary") or "", kw) if x)
-    tk, bk = keys(title + " " + _english_of(title)), keys(body + " " + _english_of(body))
-    return _Profile(meta, frozenset(tk), frozenset(bk), _positions(tk), _positions(bk), zh)
-
-
-def _positions(words: list[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for i, w in enumerate(words):
-        out.setdefault(w, []).append(i)
-    return out
-
-
-def _named(a: Aspect, pos: dict[str, list[int]]) -> bool:
-    return _mentions(a, pos) > 0
-
-
-def _mentions(a: Aspect, pos: dict[str, list[int]]) -> int:
-    """How often the text names the concept as a phrase: all of one form's words within a few
-    words of each other, in any order ('video generation', 'generating videos'; not 'video' in
-    one sentence and 'generation' in another). The most of any phrase or form."""
-    best = 0
-    for p in a.phrases:
-        for form in _forms(p) if p.english else []:
-            words = [w for w in form if w not in _FILLER] or list(form)
-            if not words or any(w not in pos for w in words):
-                continue
-            span = len(words) + 1  # 'text-to-image' spans 3 words, 'image super-resolution' 3
-            n = sum(1 for start in pos[words[0]]
-                    if all(any(abs(i - start) <= span - 1 for i in pos[w]) for w in words[1:]))
-            best = max(best, n)
-    return best
-
-
-def _english_of(text: str) -> str:
-    """English forms of the Chinese field terms in a text."""
-    if not _CJK.search(text):
-        return ""
-    return " ".join(en for zh, en in ZH_GLOSSARY.items() if zh in text)
-
-
-def _english(a: Aspect) -> str:
-    return "; ".join(p.text for p in a.phrases if p.english)
-
-
-def _forms(p: Phrase) -> list[tuple[str, ...]]:
-    return [p.words, *acronym_forms(p.words)]
-
-
-def _coverage(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> float:
-    """Best idf-weighted share of a phrase's words that `keyset` holds, over the aspect's phrases."""
-    best = 0.0
-    for p in a.phrases:
-        for words in _forms(p) if p.english else []:
-            total = sum(idf[w] for w in words)
-            if total:
-                best = max(best, sum(idf[w] for w in words if w in keyset) / total)
-    return best
-
-
-def _zh_named(a: Aspect, prof: _Profile) -> bool:
-    return any(p.zh and p.zh in prof.zh for p in a.phrases)
-
-
-def _related(a: Aspect, others: list[Aspect], profiles: dict[str, _Profile], idf: dict[str, float]) -> dict[str, float]:
-    """The words that go with a concept in this library, weighted: the words over-represented in
-    the papers that name it in their title or abstract against the whole library (pseudo-relevance
-    feedback). 'medical imaging' brings 'mri', 'ct', 'clinical', 'patholog', 'lesion', ...: a paper
-    on "histopathology image synthesis with diffusion" is about medical imaging without naming it.
-    Empty when fewer than RELATED_FROM papers name the concept (too few to learn from). `others`: the
-    topic's other concepts."""
-    if not _english(a) or any(len([w for w in p.words if w not in _FILLER]) > 2 for p in a.phrases):
-        # A longer concept ('personalized text-to-image generation') is specific: the words that
-        # go with it are those of its broader field ('prompt', 'diffusion'), which would let in
-        # every paper of the field.
-        return {}
-    # Learnt from the papers that name this concept and not the topic's others: in a library of
-    # super-resolution papers, the words that go with 'attention' would otherwise be those of
-    # super-resolution ('lr', 'hr', 'psnr'), and every super-resolution paper would pass for it.
-    named = [p for p in profiles.values() if (_named(a, p.title_pos) or _named(a, p.text_pos))
-             and not any(_named(b, p.text_pos) for b in others)]
-    if len(named) < RELATED_FROM:
-        return {}
-    own = {w for p in a.phrases for f in _forms(p) for w in f}
-    n_all = len(profiles)
-    df = Counter(w for p in named for w in p.text if w not in own and w not in DROP and len(w) > 1 and not w.isdigit())
-    min_df = max(2, min(3, len(named) // 5))  # a word of one or two papers is chance; fewer in a small library
-    out: dict[str, float] = {}
-    for w, d in df.items():
-        share = d / len(named)
-        base = ((n_all + 1) * math.exp(1.0 - idf[w]) - 1.0) / n_all  # the word's share of all papers, from its idf
-        if d >= min_df and share >= RELATED_SHARE and share >= RELATED_LIFT * base:
-            out[w] = share * math.log(share / base)
-    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:RELATED_TERMS])
-
-
-def _judge(a: Aspect, prof: _Profile, idf: dict[str, float], summary: float, body: float, topic: float,
-           passages: list[str], related: dict[str, float]) -> tuple[str | None, float]:
-    """How the paper is about the concept ('title', 'abstract', 'full text', 'related terms',
-    'meaning'), with a strength, or (None, 0) when it is not. `summary` / `body`: the concept's
-    cosine to the paper's title + abstract and to its best full-text passage; `topic`: the whole
-    topic's cosine to the title + abstract. A concept named in the abstract must come with a
-    paper close to the concept or to the topic: a one-word concept ('diffusion') embeds too
-    poorly to judge alone (its cosine to a diffusion super-resolution abstract is ~0.1-0.3),
-    while the topic tells a paper about it from one that mentions it in passing; so does a
-    concept named twice or more ('an inpainting diffusion model ... the diffusion prior')."""
-    fit = max(summary, body, topic)
-    if _english(a):
-        if _named(a, prof.title_pos):
-            return "title", 1.0
-        said = _mentions(a, prof.text_pos)
-        if said >= MENTIONS or (said and fit >= SIM_NAMED):
-            return "abstract", 0.8
-        if _mostly_named(a, prof.text, idf) and fit >= SIM_PARTLY:
-            return "abstract", 0.6
-        # Discussed at length in the body, and the paper's own summary is near the topic: a
-        # survey that touches every subject in some chapter fails the second part.
-        named = sum(1 for t in passages if _named(a, _positions(keys(t))))
-        if named >= BODY_PASSAGES and body >= SIM_PARTLY and max(summary, topic) >= SIM_NAMED:
-            return "full text", 0.7
-    elif _zh_named(a, prof):
-        return "abstract", 0.8
-    # Related terms stand in for a concept the paper does not name at all; a paper that uses the
-    # concept's own distinctive words without naming it (says 'video', never 'video generation')
-    # is about something else.
-    if related and summary >= SIM_RELATED and (not _english(a) or _coverage(a, prof.text, idf) < RELATED_BELOW):
-        # (only for concepts of one or two words: see _related)
-        have = sum(wt for w, wt in related.items() if w in prof.text)
-        if have >= RELATED_MIN * sum(related.values()):
-            return "related terms", 0.5
-    if summary >= SIM_UNNAMED:
-        return "meaning", 0.5
-    return None, 0.0
-
-
-_FILLER = {"to", "of", "the", "a", "an", "and", "in", "for", "on", "with", "from"}
-
-
-def _mostly_named(a: Aspect, keyset: frozenset[str], idf: dict[str, float]) -> bool:
-    """All of a phrase's words but its most common one ('super-resolution' for 'image
-    super-resolution'; not 'personalized text' for 'personalized text-to-image')."""
-    for p in a.phrases:
-        for form in _forms(p) if p.english else []:
-            words = [w for w in form if w not in _FILLER]
-            if len(words) < 2:
-                continue
-            commonest = min(words, key=lambda w: idf[w])
-            if all(w in keyset for w in words if w != commonest):
-                return True
-    return False
 
 
 def _summary_text(meta: dict[str, Any]) -> str:

@@ -63,6 +63,7 @@ def run_library(name: str, data_dir: Path, questions: list[dict], pool: list[str
     from paperlens.answer.finder import PaperFinder
     from paperlens.answer.published import in_window
     from paperlens.ingest.pipeline import open_library
+
     from paperlens.models import SearchFilters
     from paperlens.settings import Settings
 

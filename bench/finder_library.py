@@ -77,7 +77,8 @@ def select(dump: Path) -> list[dict]:
 
 def build(rebuild: bool = False) -> tuple[Path, Path]:
     """(corpus data dir, large data dir), built when missing."""
-    from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
+    from paperlens.ingest.pipeline import Ingestor, IngestRequest, open_library
+
     from paperlens.settings import Settings
 
     corpus_data, large_data = DATA / "corpus", DATA / "library"

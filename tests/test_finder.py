@@ -11,14 +11,13 @@ diffusion MRI, CNN segmentation of CT, diffusion on natural images), and the rea
 from __future__ import annotations
 
 import pytest
-
 from paperlens.answer.concepts import reduce_question
 from paperlens.answer.finder import PaperFinder
 from paperlens.answer.published import first_submitted, id_month, in_window
-from paperlens.ingest.pipeline import IngestRequest, Ingestor
-from paperlens.models import SearchFilters
-
+from paperlens.ingest.pipeline import Ingestor, IngestRequest
 from support import write_jsonl
+
+from paperlens.models import SearchFilters
 
 
 def _rec(arxiv_id: str, title: str, abstract: str, day: str, cats=("cs.CV",), authors=("A. Author",)) -> dict:
@@ -101,7 +100,6 @@ for n, subject in enumerate(SUBJECTS):
 def generated(tmp_path_factory, embedder, xling):
     """A small library of the records above, ingested with the real models."""
     from paperlens.ingest.pipeline import open_library
-
     from support import make_settings
 
     tmp = tmp_path_factory.mktemp("finder")
