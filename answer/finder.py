@@ -173,7 +173,7 @@ class PaperFinder:
                     if w not in own} for a in spec.aspects]
         whole = Aspect([Phrase(spec.english, words=tuple(keys(spec.english)))] if spec.english
                        else [Phrase(spec.question, zh=spec.question)])
-        topic_sim, _ = self._similarity(whole, restrict, cands, profiles, {})
+        topic_sim, _ = self._similarity(whole, restrict, cands, profiles, None)
         closeness = self._closeness(spec, restrict, cands)
         passages = {pid: [positions(keys(t)) for t in texts] for pid, texts in chunks.items()}
         found: list[FoundPaper] = []
@@ -242,7 +242,7 @@ class PaperFinder:
         return [pid for _, pid in sorted(scored)]
 
     def _similarity(self, a: Aspect, restrict: SearchFilters, cands: list[str], profiles: dict[str, Profile],
-                    chunks: dict[str, list[str]]) -> tuple[dict[str, float], dict[str, float]]:
+                    chunks: dict[str, list[str]] | None) -> tuple[dict[str, float], dict[str, float]]:
         """(summary, body): paper id -> cosine of the concept to what the paper says about itself
         (its title + abstract or digest summary) and to its best full-text passage, over the
         candidates only. The store scores the stored vectors; a paper known only from its PDF
@@ -268,7 +268,8 @@ class PaperFinder:
                                  mode="dense", max_per_paper=1):
             summary.setdefault(h.paper_id, h.score)
         body: dict[str, float] = {}
-        for h in self.lib.search(text, k=n, filters=replace(restrict, doc_kinds=["pdf"]), mode="dense", max_per_paper=1):
+        for h in [] if chunks is None else self.lib.search(text, k=n, filters=replace(restrict, doc_kinds=["pdf"]),
+                                                              mode="dense", max_per_paper=1):
             if h.paper_id not in body:
                 body[h.paper_id] = h.score
                 chunks.setdefault(h.paper_id, []).append(h.text)
