@@ -152,6 +152,11 @@ class TopicSpec:
         """The topic's English words ('' when nothing has an English form)."""
         return " ".join(p.text for a in self.aspects for p in a.phrases if p.english)
 
+    @property
+    def core(self) -> str:
+        """The English words of the required concepts: the topic without its examples."""
+        return " ".join(p.text for a in self.aspects if not a.optional for p in a.phrases if p.english)
+
     def terms(self) -> list[str]:
         return [p.text for a in self.aspects for p in a.phrases]
 

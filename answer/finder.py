@@ -171,7 +171,8 @@ class PaperFinder:
         required = [a for a in spec.aspects if not a.optional]
         related = [{w: v for w, v in self._related(a, [b for b in required if b is not a], profiles, idf).items()
                     if w not in own} for a in spec.aspects]
-        whole = Aspect([Phrase(spec.english, words=tuple(keys(spec.english)))] if spec.english
+        core = spec.core or spec.english
+        whole = Aspect([Phrase(core, words=tuple(keys(core)))] if core
                        else [Phrase(spec.question, zh=spec.question)])
         topic_sim, _ = self._similarity(whole, restrict, cands, profiles, None)
         closeness = self._closeness(spec, restrict, cands)
@@ -291,7 +292,7 @@ class PaperFinder:
         English abstracts far worse); a topic with no English form asks its own text."""
         if not self.lib.xling:
             return {pid: 0.0 for pid in cands}
-        text = spec.english or spec.question
+        text = spec.core or spec.english or spec.question
         best: dict[str, float] = {}
         for h in self.lib.search(text, k=len(cands), filters=restrict, mode="xling", max_per_paper=1):
             best.setdefault(h.paper_id, h.score)
