@@ -12,13 +12,13 @@ per paper over a deep list:
 
 Then precise. A topic is a set of concepts a paper must be about (answer/concepts.py): for
 "diffusion in medical imaging", diffusion AND medical imaging. Each candidate is checked against
-each concept by what it says (the concept's words in its title, in its abstract or summary, in
-several passages of its full text) and by what it means (the cosine of the concept to the paper's
-best chunk, MiniLM for English, e5 for a Chinese concept with no English form; computed by the
-store over the stored vectors, restricted to the candidates). A concept named in the title
-counts; one named only in the abstract must also be close in meaning (a passing mention, "unlike
-diffusion models, our GAN ...", is not the paper's subject); one not named at all must be very
-close. A paper on topic has every concept, and is close to the topic as a whole.
+each concept (answer/relevance.py) by what it says (the concept named in its title; named in its
+abstract or summary twice, or once with the paper close to the topic: a passing mention, "unlike
+diffusion models, our GAN ...", is not the paper's subject; named in several full-text passages;
+or met by the words that go with the concept in this library) and by what it means (MiniLM's
+cosine of the concept to the paper's summary, computed by the store over the stored vectors,
+restricted to the candidates). Then the paper's own summary must be close to the topic by e5,
+read against the best candidates (`_closeness`): closer when no concept is in its title.
 
 Every match says why (`FoundPaper.why`), and the finding says how many matched and how many are
 shown (`finder_max_papers`, a setting): the caller lists the rest on request.
