@@ -166,6 +166,21 @@ class Settings(BaseSettings):
     )
     compare_max_papers: int = Field(40, description="Most papers one comparison table may hold.")
     roundup_max_papers: int = Field(40, description="Most papers one roundup may hold.")
+    finder_max_papers: int = Field(
+        40,
+        description="Paper finder (comparisons and roundups by topic): how many of the matched papers a "
+        "response shows; the response always says how many matched, and the rest can be asked for.",
+    )
+    finder_search_depth: int = Field(
+        100,
+        description="Paper finder: chunks each search lane (hybrid search of the question and of its topic "
+        "terms, dense search of the English terms) reads before the relevance check.",
+    )
+    finder_max_candidates: int = Field(
+        600,
+        description="Paper finder: most candidate papers (search lanes and the catalog scan together) "
+        "checked against the topic per question.",
+    )
 
     # --- API -----------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
