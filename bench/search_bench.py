@@ -107,7 +107,8 @@ def static_embedder(static_path: Path):
     import threading
 
     import numpy as np
-    from paperlens.index.embedder import Embedder, QueryCache, _TorchRunner
+    from paperlens.index.embedder import Embedder, _TorchRunner
+    from paperlens.index.query_cache import QueryCache
     from safetensors.numpy import load_file
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
