@@ -470,3 +470,14 @@ def test_storage_settings_are_checked() -> None:
         VectorStorage(quantization="int4")
     with pytest.raises(BadInput, match="oversampling"):
         VectorStorage(quantization="int8", oversampling=0.5)
+
+
+def test_engine_refusal_is_a_store_error_naming_the_store(tmp_path: Path, kind: str) -> None:
+    # Each engine refuses a vector of the wrong width with its own exception type (qdrant-edge a
+    # plain Exception, local mode a ValueError); callers see one StoreError that names the store.
+    with open_store(kind, tmp_path) as store:
+        bad = StoredPoint(POINTS[0].id, {DENSE: [0.5] * 7}, {}, POINTS[0].payload)
+        with pytest.raises(StoreError, match="upsert of 1 points failed") as err:
+            store.upsert([bad])
+        assert store.where in str(err.value) and err.value.__cause__ is not None
+        assert store.count() == 0
