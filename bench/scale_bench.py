@@ -1,6 +1,6 @@
 """The embedded store at a field's scale: 1M and 3M chunks, per vector-storage setting.
 
-    .venv/bin/python bench/scale_bench.py --sizes 1M --settings none,int8-disk     # what was run loaded
+    .venv/bin/python bench/scale_bench.py --sizes 1M --settings int8-disk          # the setting docs/scaling.md recommends
     .venv/bin/python bench/scale_bench.py --sizes 1M,3M                            # all settings, quiet machine
     .venv/bin/python bench/scale_bench.py --sizes 20k --queries 30 --base 500      # smoke run (~2 min)
 
