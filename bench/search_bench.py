@@ -107,7 +107,8 @@ def static_embedder(static_path: Path):
     import threading
 
     import numpy as np
-    from paperlens.index.embedder import Embedder, QueryCache, _TorchRunner
+    from paperlens.index.embedder import Embedder, _TorchRunner
+    from paperlens.index.query_cache import QueryCache
     from safetensors.numpy import load_file
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
@@ -265,7 +266,7 @@ def search(n: int, model: str, queries: int, query_backend: str = "auto") -> dic
         points = library.store.count()
         if points < n:
             sys.exit(f"{index_dir(n, model)} holds {points} chunks for this configuration, not {n}: rebuild it")
-        shard = library.store._shard  # the engine itself, under the product's wrapper
+        shard = library.store._handle  # the engine itself, under the product's wrapper
         build_info = json.loads((index_dir(n, model) / "build.json").read_text())
         flt = SearchFilters(categories=FILTER_CATEGORIES, date_from=build_info["median_date"])
         matching = library.store.count(library.store_filter(flt))

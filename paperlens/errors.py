@@ -15,7 +15,8 @@
     └── GenerationTimeout           an answer took longer than generation_timeout_s (504)
 
 Third-party exceptions are translated at the boundary module that imports the library
-(ingest/pdf/, index/edge_store.py, ...), so callers only ever see these.
+(ingest/pdf/, index/edge_store.py, ...), so callers only ever see these; by exception type, never
+by what a message says (the stores' type maps go through index/qdrant_store.map_exceptions).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ generated from these descriptions and a test checks that it is up to date.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,30 @@ class Settings(BaseSettings):
     )
     qdrant_shards: int = Field(3, description="Shard count when creating a collection on a Qdrant server.")
     qdrant_replicas: int = Field(2, description="Replication factor when creating a collection on a Qdrant server.")
+    store_quantization: Literal["none", "int8", "binary"] = Field(
+        "none",
+        description="Quantized copy of the dense vectors, kept in RAM and searched first (both stores; "
+        "qdrant-client's local mode accepts and ignores it): 'none', 'int8' (scalar, 4x smaller; 1M "
+        "chunks measured in docs/benchmarks.md) or 'binary' (32x smaller, far lower recall for "
+        "384-dimension vectors). Part of the collection fingerprint: another value means another "
+        "index (re-ingest). See docs/scaling.md.",
+    )
+    store_on_disk: bool = Field(
+        False,
+        description="Keep the original dense vectors on disk (memory-mapped) instead of in RAM; with "
+        "quantization only rescoring reads them. Applies when a collection is created.",
+    )
+    store_rescore: bool = Field(
+        True,
+        description="With quantization: score the quantized search's best candidates again with the "
+        "original vectors (exact cosine scores, better ranking).",
+    )
+    store_oversampling: float = Field(
+        2.0,
+        description="With quantization: candidates fetched per wanted result before rescoring "
+        "(at least 1).",
+        ge=1.0,
+    )
 
     # --- embedding -----------------------------------------------------------------------------
     embed_model: str = Field(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from paperlens.index.embedder import Embedder, QueryCache
+from paperlens.index.embedder import Embedder
+from paperlens.index.query_cache import QueryCache
 from paperlens.index.library import fingerprint
 
 from paperlens.errors import ModelError

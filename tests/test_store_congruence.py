@@ -1,12 +1,19 @@
-"""One suite, three stores: EdgeStore (embedded engine), ClientStore ':memory:' and 'local:<path>'.
+"""One suite, every store: EdgeStore (embedded engine), ClientStore ':memory:' and 'local:<path>',
+and the embedded engine again with quantized vectors (int8 and binary, originals on disk), and
+local mode given the int8 setting (which it accepts and ignores: it searches by brute force).
 
 Behaviour is checked against a Python-side model of the data, and rankings are compared across
-stores: dense and sparse scores must agree, and so must the RRF fusion of both.
+stores: dense and sparse scores must agree, and so must the RRF fusion of both. The quantized
+stores rescore with the original vectors, so their scores are exact cosines too; the binary store
+oversamples enough to rescore every candidate, since one bit per dimension of these 32-dimension
+random vectors ranks them too coarsely to find a top 15 among 300 otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +32,19 @@ from paperlens.index.store import (
     StoredPoint,
     StoreFilter,
     StoreSpec,
+    VectorStorage,
 )
 from paperlens.models import author_keys, chunk_uuid
 
 DIMS = {DENSE: 32, XLING: 16}
 SPEC = StoreSpec(name="chunks_test", dense_dims=DIMS, sparse_names=[BM25], fingerprint="test-fp-1")
-KINDS = ["edge", "memory", "local"]
-PERSISTENT = ["edge", "local"]
+STORAGE = {
+    "edge-int8": VectorStorage(quantization="int8", on_disk=True),
+    "edge-binary": VectorStorage(quantization="binary", on_disk=True, oversampling=20.0),
+    "memory-int8": VectorStorage(quantization="int8", on_disk=True),
+}
+KINDS = ["edge", "memory", "local", *STORAGE]
+PERSISTENT = ["edge", "local", "edge-int8"]
 
 SENTENCES = [
     "We propose a latent diffusion model that denoises in a compressed autoencoder space.",
@@ -108,11 +121,14 @@ BY_ID = {p.id: p for p in POINTS}
 
 
 def open_store(kind: str, folder: Path, spec: StoreSpec = SPEC) -> EdgeStore | ClientStore:
-    if kind == "edge":
-        return EdgeStore(folder / "edge", spec)
-    if kind == "memory":
+    engine, _, _ = kind.partition("-")
+    if kind in STORAGE and spec.storage == VectorStorage():
+        spec = replace(spec, storage=STORAGE[kind])
+    if engine == "edge":
+        return EdgeStore(folder / kind, spec)
+    if engine == "memory":
         return ClientStore(":memory:", spec)
-    return ClientStore(f"local:{folder / 'local'}", spec)
+    return ClientStore(f"local:{folder / kind}", spec)
 
 
 def matches(payload: dict, flt: StoreFilter) -> bool:
@@ -206,7 +222,7 @@ def test_rankings_agree_across_stores(filled: dict, name: str) -> None:
     query = _queries()[name]
     results = {kind: filled[kind].search(query) for kind in KINDS}
     assert len(results["edge"]) == query.limit
-    for kind in ("memory", "local"):
+    for kind in KINDS[1:]:
         assert_same_ranking(results["edge"], results[kind], query.limit)
     if name == "xling":  # only points that have the vector can be found by it
         assert all(XLING in BY_ID[r.id].dense for r in results["edge"])
@@ -404,3 +420,64 @@ def test_edge_store_killed_while_creating_leaves_nothing_that_blocks(tmp_path: P
     (tmp_path / "junk" / "file").write_text("x")
     with pytest.raises(StoreError, match="holds no Qdrant shard"):
         EdgeStore(tmp_path / "junk", SPEC)
+
+
+def test_quantized_collections_are_made_as_asked(tmp_path: Path) -> None:
+    # What the engine was told, read from its own saved config: the quantized copy pinned in RAM,
+    # the originals cold on disk; and the default collection stays as it was (no quantization).
+    for kind in ("edge-int8", "edge-binary", "edge"):
+        open_store(kind, tmp_path).close()
+        vectors = json.loads((tmp_path / kind / "edge_config.json").read_text())["vectors"]
+        assert set(vectors) == set(DIMS)
+        for params in vectors.values():
+            if kind == "edge":
+                assert "quantization_config" not in params and params.get("memory") != "cold"
+            else:
+                wanted = "scalar" if kind == "edge-int8" else "binary"
+                assert params["memory"] == "cold"
+                assert params["quantization_config"][wanted]["memory"] == "pinned"
+
+
+def test_binary_search_without_rescoring_shows_the_quantized_scores(tmp_path: Path) -> None:
+    # The setting reaches the engine's search: without rescoring, binary scores are bit
+    # agreements, not the cosines that every rescored search above returns.
+    spec = replace(SPEC, storage=VectorStorage(quantization="binary", rescore=False))
+    with EdgeStore(tmp_path / "raw", spec) as store:
+        store.upsert(POINTS)
+        store.optimize()
+        query = _queries()["dense"]
+        q = np.array(query.dense[DENSE])
+        got = store.search(query)
+        cosines = [float(np.dot(q, BY_ID[r.id].dense[DENSE])) for r in got]
+        assert len(got) == query.limit
+        assert max(abs(r.score - c) for r, c in zip(got, cosines)) > 0.5
+
+
+@pytest.mark.parametrize("pkind", ["edge", "local"])
+def test_refuses_another_quantization(tmp_path: Path, pkind: str) -> None:
+    with open_store(pkind, tmp_path) as store:
+        store.upsert(POINTS[:3])
+    int8 = replace(SPEC, storage=VectorStorage(quantization="int8"))
+    with pytest.raises(FingerprintMismatch, match="'int8'"):
+        open_store(pkind, tmp_path, int8)
+    # on_disk only moves the same vectors: the collection opens, its stored layout kept
+    with open_store(pkind, tmp_path, replace(SPEC, storage=VectorStorage(on_disk=True))) as again:
+        assert again.count() == 3
+
+
+def test_storage_settings_are_checked() -> None:
+    with pytest.raises(BadInput, match="int4"):
+        VectorStorage(quantization="int4")
+    with pytest.raises(BadInput, match="oversampling"):
+        VectorStorage(quantization="int8", oversampling=0.5)
+
+
+def test_engine_refusal_is_a_store_error_naming_the_store(tmp_path: Path, kind: str) -> None:
+    # Each engine refuses a vector of the wrong width with its own exception type (qdrant-edge a
+    # plain Exception, local mode a ValueError); callers see one StoreError that names the store.
+    with open_store(kind, tmp_path) as store:
+        bad = StoredPoint(POINTS[0].id, {DENSE: [0.5] * 7}, {}, POINTS[0].payload)
+        with pytest.raises(StoreError, match="upsert of 1 points failed") as err:
+            store.upsert([bad])
+        assert store.where in str(err.value) and err.value.__cause__ is not None
+        assert store.count() == 0
