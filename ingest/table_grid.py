@@ -113,7 +113,11 @@ def _columns(body: list[list[Seg]], vrules: list[float]) -> list[tuple[float, fl
     if cur:
         runs.append(cur)
     # a stretch that only one or two rows reach (a value centred across two columns) is no column
-    runs = [run for run in runs if max(cover[b] for b in run) >= min(max(2, 0.25 * rows), rows)] or runs
+    # (a sparse run at the left edge is a stub column printed once per group: it stays)
+    major = [max(cover[b] for b in run) >= min(max(2, 0.25 * rows), rows) for run in runs]
+    if any(major):
+        first = major.index(True)
+        runs = [run for k, run in enumerate(runs) if major[k] or k < first]
     out: list[tuple[float, float]] = []
     for run in runs:
         # a run that a few rows bridge (one long label) holds several columns: split it in the
@@ -323,7 +327,11 @@ def build(rows: list[list[Seg]], rules: Rules) -> list[Table]:
         if ov > 0:
             vx[round(x)] = vx.get(round(x), 0.0) + ov
     vrules = sorted(float(x) for x, cov in vx.items() if cov >= 0.5 * (y1 - y0))
-    cols = _columns(body, vrules)
+    # labels printed once for a group of rows (a \\multirow scale) have a column of their own
+    widths = sorted(s.x1 - s.x0 for r in body for s in r)
+    narrow = widths[len(widths) // 2] * 1.5
+    labels = [r for r in rest if not _holds_value(r) and all(s.x1 - s.x0 <= narrow for s in r)]
+    cols = _columns(body + labels, vrules)
     head = [_split_at_columns(r, cols) for r in head]
     rest = [_split_at_columns(r, cols) for r in rest]
     header = _header(head, cols, rules.vertical)
