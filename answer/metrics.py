@@ -23,6 +23,7 @@ class Metric:
     higher_is_better: bool | None = None
     kind: str = "quality"  # quality | cost
     case_sensitive: bool = True
+    not_with: str = ""  # a header that also says this is another quantity ('training steps' is no NFE)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -65,12 +66,12 @@ METRICS: tuple[Metric, ...] = (
     M("HPS", ("HPS", "HPSv2", "HPS v2"), "", True),
     M("PickScore", ("PickScore", "Pick Score"), "", True, case_sensitive=False),
     M("aesthetic score", ("aesthetic score", "aesthetic", "LAION aesthetic"), "", True, case_sensitive=False),
-    M("user preference", ("user preference", "user study", "human preference", "preference"), "%", True, case_sensitive=False),
+    M("user preference", ("user preference", "user study", "human preference", "preference rate", "win rate"), "%", True, case_sensitive=False),
     M("ObjMC", ("ObjMC",), "", False),
     M("DTFVD", ("DTFVD",), "", False),
     M("parameters", ("parameters", "params", "# params", "#params", "#param", "param", "para", "model size"), "", False, "cost", False),
-    M("runtime", ("runtime", "run time", "time", "inference time", "latency", "sec/img", "s/img"), "s", False, "cost", False),
-    M("NFE", ("NFE", "NFEs", "sampling steps", "steps", "#steps"), "", False, "cost", False),
+    M("runtime", ("runtime", "run time", "time", "inference time", "latency", "sec/img", "s/img"), "s", False, "cost", False, r"train|GPU.?h"),
+    M("NFE", ("NFE", "NFEs", "sampling steps", "steps", "#steps"), "", False, "cost", False, r"train|iter|epoch|GPU"),
     M("FLOPs", ("FLOPs", "GFLOPs", "TFLOPs", "MACs", "GMACs", "Mult-Adds", "MultAdds"), "", False, "cost", False),
     M("GPU hours", ("GPU hours", "GPU hrs", "training cost"), "", False, "cost", False),
 )
@@ -190,6 +191,22 @@ def metrics_in(text: str) -> list[Metric]:
             found.append((hit.start(), m))
     found.sort(key=lambda pm: pm[0])
     return [m for _, m in found]
+
+
+def named_as_benchmark(text: str) -> list[str]:
+    """Benchmarks a caption names as the data of the table ('on Vid4', 'using the Set5 test set',
+    'evaluated on COCO', 'from Xiph database'), not in passing ('the SRCNN ImageNet model')."""
+    out = []
+    for name in datasets_in(text):
+        for m in _DATASET_PATTERNS[name].finditer(text):
+            before = text[max(0, m.start() - 40) : m.start()]
+            after = text[m.end() : m.end() + 25]
+            lead = re.search(r"(?:^|\b(?:Table|TABLE|Tab\.)\s*\w+\s*[:.]?)\s*\(?$", before)  # 'Table 6: CIFAR-10 ...'
+            if lead or re.search(r"\b(?:on|using|from|over|in|evaluated|tested|test|val|benchmarks?)\b(?:\W+\w+){0,3}\W*$", before, re.I) or \
+                    re.match(r"\W*(?:\(\d{4}\)\s*)?(?:\[\d+\]\s*)?(?:test|val|validation|benchmark|dataset|database|split)", after, re.I):
+                out.append(name)
+                break
+    return out
 
 
 def datasets_in(text: str) -> list[str]:

@@ -31,11 +31,13 @@ from pydantic import BaseModel, Field
 from paperlens.tables import Table, cell_numbers, same_number
 
 from .metrics import (
+    DATASETS,
     METRICS,
     Aspect,
     datasets_in,
     direction_of,
     metrics_in,
+    named_as_benchmark,
     opposite_settings,
     parse_aspect,
     scales_in,
@@ -107,8 +109,12 @@ def own_names(title: str, abstract: str) -> list[tuple[str, float]]:
         acronym = sum(c.isupper() for c in tok) >= 2
         word = tok[0].isupper() and tok[1:].isalpha() and tok[1:].islower() and 4 <= len(tok) <= 8
         if acronym or word:
-            before = text[max(0, m.start() - 40) : m.start()]
-            add(tok, 1.0 if _NAME_CUE.search(before) or word else 0.6)
+            before = text[max(0, m.start() - 120) : m.start()]
+            cued = _NAME_CUE.search(before) or re.search(r"\b(?:we|our|propose[sd]?|present|introduce[sd]?)\b", before, re.I)
+            if cued or word:
+                add(tok, 1.0 if _NAME_CUE.search(before[-40:]) or word else 0.8)
+            elif _defines(tok, before):
+                add(tok, 0.6)  # an acronym the paper defines: its method, or one of its parts
     for m in re.finditer(r"\b(?:called|named|dubbed|termed|coined)\s+(?:as\s+)?([A-Za-zλ][\w\-+λ]*)", text):
         if any(c.isupper() for c in m.group(1)):
             add(m.group(1), 1.0)
@@ -117,11 +123,21 @@ def own_names(title: str, abstract: str) -> list[tuple[str, float]]:
     for m in re.finditer(r"github\.com/[\w.-]+/([\w-]+)", text):
         if any(c.isupper() for c in m.group(1)):
             add(m.group(1), 0.8)
+    shouted = sum(c.isupper() for c in title) > 0.6 * max(1, sum(c.isalpha() for c in title))
     for tok in re.findall(r"[A-Za-zλ][\w\-λ]*", title):
         camel = "-" not in tok and re.search(r"[a-z][A-Z]", tok) and tok[0].isupper()
-        if camel or (tok.isupper() and len(tok) >= 3 and "-" not in tok):
+        if camel or (tok.isupper() and len(tok) >= 3 and "-" not in tok and not shouted):
             add(tok, 0.9)
     return sorted(names.items(), key=lambda nw: -nw[1])
+
+
+def _defines(acronym: str, before: str) -> bool:
+    """'residual channel attention networks (RCAN)': the acronym spells the words before it."""
+    letters = [c for c in acronym if c.isupper()]
+    words = [w for w in re.split(r"[\s\-]+", before) if w and w[0].isalpha()]
+    initials = "".join(w[0].upper() for w in words[-(len(letters) + 2) :])  # noqa: E203
+    it = iter(initials)
+    return len(letters) >= 2 and all(ch in it for ch in letters)
 
 
 def _title_acronym(core: str, title: str) -> bool:
@@ -154,29 +170,38 @@ def _label_core(label: str) -> str:
     return " ".join(core.split())
 
 
-def _own_score(label: str, names: list[tuple[str, float]], title: str = "") -> tuple[float, bool]:
-    """How surely a row or column label is the paper's own method, and whether it is a variant."""
+def _own_score(label: str, names: list[tuple[str, float]], title: str = "") -> tuple[float, bool, str]:
+    """How surely a row or column label is the paper's own method, whether it is a variant, and
+    what the label adds to the method's name ('SDXL' in 'ELLA SDXL', '+' in 'RCAN+')."""
     if not label.strip():
-        return 0.0, False
+        return 0.0, False, ""
     ours = bool(_OURS.search(label))
     cited = bool(_CITATION.search(label))
     core = _label_core(label)
-    variant = bool(_VARIANT.search(core))
+    variant = bool(_VARIANT.search(core)) or bool(re.search(r"\+\s*ours|ours\s*\+", label, re.I))
     score = 3.0 if ours else 0.0
     if cited and not ours:
-        return 0.0, False
+        return 0.0, False, ""
+    rest = core
     norm = core.lower().replace(" ", "")
+    spaced = core.lower()
     for n, w in names:
         nn = n.lower().replace(" ", "")
         if norm == nn:
             score = max(score, 2.5 * w)
-        elif re.match(rf"{re.escape(nn)}(?![a-z])", norm) or re.search(rf"(?<![a-z0-9]){re.escape(nn)}(?![a-z0-9])", norm):
+            rest = ""
+        elif re.match(rf"{re.escape(nn)}(?![a-z])", norm) or (len(core.split()) <= 4 and re.search(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", spaced)) \
+                or (norm.startswith(nn) and len(nn) >= 3 and re.match(r"[A-Z]", core[len(n):len(n) + 1] or "a")):
+            if 1.5 * w > score:
+                rest = core[len(n):].strip() if core.lower().startswith(n.lower()) else core
             score = max(score, 1.5 * w)
             variant = variant or norm != nn
-    if score == 0.0 and title and _title_acronym(core.split(" ")[0], title):
-        score = 2.0
-        variant = variant or " " in core
-    return score, variant
+    if score == 0.0 and title:
+        if _title_acronym(core.split(" ")[0], title):
+            score, variant = 2.0, variant or " " in core
+        elif len(core.split()) >= 2 and re.search(rf"(?<![A-Za-z]){re.escape(core)}(?![A-Za-z])", title, re.I):
+            score = 2.0  # 'Adversarial nets' in 'Generative Adversarial Nets'
+    return score, variant, rest
 
 
 # -- where an aspect's value sits ----------------------------------------------------------------
@@ -290,7 +315,7 @@ def _psnr_ssim_pair(t: Table, nums: list, aspect: Aspect) -> int | None:
 
 
 def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: float, variant: bool,
-           table_score: float) -> _Candidate | None:
+           table_score: float, label_rest: str = "") -> _Candidate | None:
     cell = t.rows[i][j]
     nums = cell_numbers(cell)
     if not nums:
@@ -299,6 +324,8 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
     metric_rx = aspect.metric_pattern()
     header_metrics = metrics_in(strong)
     pair: int | None = 0
+    if aspect.metric is not None and aspect.metric.not_with and re.search(aspect.metric.not_with, t.columns[j] + " " + _row_stub(t, i), re.I):
+        return None
     if metric_rx.search(strong):
         metric_score = 2.0
         pair = _pair_index(strong, aspect, len(nums))
@@ -315,7 +342,7 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
     score = table_score + metric_score + own
     dataset = ""
     found_strong = datasets_in(strong)
-    found_weak = datasets_in(section) + datasets_in(caption)
+    found_weak = datasets_in(section) + named_as_benchmark(caption)
     drx = aspect.dataset_pattern()
     if aspect.dataset:
         if drx.search(strong):
@@ -323,7 +350,7 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
             dataset = aspect.dataset
         elif found_strong:
             return None  # the cell names another benchmark
-        elif drx.search(section) or drx.search(caption):
+        elif drx.search(section) or aspect.dataset in found_weak or (aspect.dataset not in DATASETS and drx.search(caption)):
             others = [d for d in found_weak if d != aspect.dataset]
             score += 1.0 if not others else 0.5
             dataset = aspect.dataset
@@ -341,7 +368,7 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
     settings = []
     for s in aspect.settings:
         rx = setting_pattern(s)
-        if rx.search(strong) or rx.search(section):
+        if rx.search(strong) or rx.search(section) or (label_rest and rx.search(label_rest)):
             score += 1.0
             settings.append(s)
         elif rx.search(caption):
@@ -366,24 +393,31 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
                       t.columns[j], direction_of(t.columns[j] + " " + _row_stub(t, i)))
 
 
-def _own_lines(t: Table, names: list[tuple[str, float]], title: str) -> tuple[str, list[tuple[int, str, float, bool]]]:
+def _own_lines(t: Table, names: list[tuple[str, float]], title: str) -> tuple[str, list[tuple[int, str, float, bool, str]]]:
     """('rows' | 'cols', [(index, label, own score, variant)]): where the paper's method is."""
     rows = []
     for i, r in enumerate(t.rows):
         if t.kinds[i] != "body":
             continue
         label = " ".join(c for c in r[: t.stub] if c)
-        # the method is one stub cell (beside a scale, a base model, a parameter count)
-        score, variant = max((_own_score(c, names, title) for c in r[: t.stub] if c), default=(0.0, False))
+        # the method is one stub cell (beside a scale, a base model, a parameter count); the
+        # row's label is that cell, with a scale beside it
+        scored = [(_own_score(c, names, title), j) for j, c in enumerate(r[: t.stub]) if c]
+        if not scored:
+            continue
+        (score, variant, rest), jbest = max(scored, key=lambda sj: sj[0][0])
         if score > 0:
-            rows.append((i, label, score, variant))
+            label = " ".join([r[jbest]] + [r[j] for j in _scale_columns(t) if j != jbest and r[j]])
+            rows.append((i, label, score, variant, rest))
     cols = []
     for j in range(t.stub, len(t.columns)):
         label = t.columns[j]
-        score, variant = _own_score(label.split(" / ")[-1], names, title) if label else (0.0, False)
+        # the method may be the column's own header or a group title over it ('Ours / Overall')
+        score, variant, rest = max((_own_score(part, names, title) for part in label.split(" / ") if part),
+                                   default=(0.0, False, ""))
         if score > 0:
-            cols.append((j, label, score, variant))
-    if rows and (not cols or max(s for _, _, s, _ in rows) >= max(s for _, _, s, _ in cols)):
+            cols.append((j, label, score, variant, rest))
+    if rows and (not cols or max(x[2] for x in rows) >= max(x[2] for x in cols)):
         return "rows", rows
     return ("cols", cols) if cols else ("rows", [])
 
@@ -405,14 +439,14 @@ def own_cell(tables: list[Table | dict], title: str, abstract: str, aspect: str 
         axis_labels = ([" ".join(c for c in r[: t.stub] if c) for r, k in zip(t.rows, t.kinds) if k == "body"]
                        if axis == "rows" else list(t.columns[t.stub :]))
         tscore = _table_score(t, ti, axis_labels)
-        for idx, label, own, variant in lines:
+        for idx, label, own, variant, rest in lines:
             own_w = own - (1.0 if variant else 0.0)
             if axis == "rows":
                 pairs = [(idx, j) for j in range(t.stub, len(t.columns))]
             else:
                 pairs = [(i, idx) for i in range(len(t.rows)) if t.kinds[i] == "body"]
             for i, j in pairs:
-                c = _match(t, ti, i, j, asp, label, own_w, variant, tscore)
+                c = _match(t, ti, i, j, asp, label, own_w, variant, tscore, rest)
                 if c:
                     cands.append(c)
     if not cands:
@@ -479,7 +513,7 @@ def cross_reported(tables: list[Table | dict], reporter: str, other_title: str, 
             label = _CITATION.sub(" ", " ".join(c for c in r[: t.stub] if c))
             if _OURS.search(label):
                 continue
-            score, variant = _own_score(label, names)
+            score, variant, _ = _own_score(label, names)
             if score <= 0:
                 continue
             for j in range(t.stub, len(t.columns)):

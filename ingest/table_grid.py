@@ -152,7 +152,7 @@ def _columns(body: list[list[Seg]], vrules: list[float]) -> list[tuple[float, fl
     return out
 
 
-def _split_at_columns(row: list[Seg], cols: list[tuple[float, float]]) -> list[Seg]:
+def _split_at_columns(row: list[Seg], cols: list[tuple[float, float]], gap: float = 0.33) -> list[Seg]:
     """A segment whose words stand over different columns, a little apart, is several cells
     (header lines like 'FVD FVD32 DTFVD' come as one text line); a group title's words
     ('Image Synthesis') sit closer than that and stay together."""
@@ -166,7 +166,7 @@ def _split_at_columns(row: list[Seg], cols: list[tuple[float, float]]) -> list[S
         for prev, w in zip(s.words, s.words[1:]):
             a = _col_of(Seg(prev[0], s.y0, prev[1], s.y1, prev[2]), cols)
             b = _col_of(Seg(w[0], s.y0, w[1], s.y1, w[2]), cols)
-            if a != b and w[0] - prev[1] > 0.33 * h:
+            if a != b and w[0] - prev[1] > gap * h:
                 parts.append([w])
             else:
                 parts[-1].append(w)
@@ -211,8 +211,19 @@ def _header(head: list[list[Seg]], cols: list[tuple[float, float]],
             vertical: list[tuple[float, float, float]]) -> list[list[HeaderCell]]:
     rows: list[list[tuple[Seg, list[int]]]] = []
     for r, row in enumerate(head):
-        # leaf headers cover what they overlap; a group title, the columns between its rules
-        span = (lambda s: _cols_covered(s, cols)) if r == len(head) - 1 else (lambda s: _header_span(s, cols, vertical))
+        # leaf headers cover what they overlap; a group title (alone between two rules in its
+        # row), the columns between its rules
+        def span(s: Seg) -> list[int]:
+            if r == len(head) - 1:
+                return _cols_covered(s, cols)
+            ruled = _header_span(s, cols, vertical)
+            if len(ruled) > 1 and any(o is not s and _header_span(o, cols, vertical) == ruled for o in row):
+                return _cols_covered(s, cols)
+            width = cols[ruled[-1]][1] - cols[ruled[0]][0]
+            if len(ruled) > 1 and abs(_center(cols, ruled) - s.xc) > 0.25 * width:
+                return _cols_covered(s, cols)  # set over one column, not centred over the group
+            return ruled
+
         placed = sorted(((s, span(s)) for s in row), key=lambda sc: sc[1][0])
         merged: list[tuple[Seg, list[int]]] = []
         for s, cs in placed:  # two segments over the same single column are one cell
@@ -332,7 +343,9 @@ def build(rows: list[list[Seg]], rules: Rules) -> list[Table]:
     narrow = widths[len(widths) // 2] * 1.5
     labels = [r for r in rest if not _holds_value(r) and all(s.x1 - s.x0 <= narrow for s in r)]
     cols = _columns(body + labels, vrules)
-    head = [_split_at_columns(r, cols) for r in head]
+    # leaf headers are split where their words stand over different columns; a group title's
+    # words ('Attribute Binding') only at a wide gap
+    head = [_split_at_columns(r, cols, 0.33 if k == len(head) - 1 else 0.8) for k, r in enumerate(head)]
     rest = [_split_at_columns(r, cols) for r in rest]
     header = _header(head, cols, rules.vertical)
     names = _column_names(header, len(cols))
@@ -399,10 +412,13 @@ def _split_side_by_side(t: Table) -> list[Table]:
     """'Method | ... | Method | ...': two tables printed side by side under one caption."""
     if not t.header or t.stub < 1:
         return [t]
-    first = t.columns[0].strip().lower()
-    if not first:
-        return [t]
-    cut = next((j for j in range(2, len(t.columns)) if t.columns[j].strip().lower() == first), None)
+    names = [c.strip().lower() for c in t.columns]
+    half = len(names) // 2
+    if len(names) % 2 == 0 and half >= 2 and names[:half] == names[half:] and any(names):
+        cut = half  # the same header twice: '| | mIoU | | mIoU |'
+    else:
+        first = names[0]
+        cut = next((j for j in range(2, len(names)) if first and names[j] == first), None)
     if cut is None:
         return [t]
     out = []

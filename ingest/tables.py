@@ -31,6 +31,7 @@ from paperlens.tables import Table
 _CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*([0-9]{1,3}|[IVXL]{1,6})(?:\s*[:.|]|\s+(?=[A-Z(]))")
 _OTHER_CAPTION = re.compile(r"^(?:Fig(?:ure)?\.?|FIGURE|Algorithm|Listing)\s*[0-9IVX]{1,4}\s*[:.|]")
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.\d{1,2}(?:\.\d{1,2})*)\s+[A-Z][a-z]+(?:\s+\S+){0,8}$")
 _NUMERIC = re.compile(r"^[-+−–]?[\d.,]+[%KMBG]?$")
 _JOINERS = {"±", "/", "×", "x", "+", "-", "±", "(", ")"}
 
@@ -139,7 +140,9 @@ def _segments(ln: _Line) -> list[Seg]:
         number_next = bool(_NUMERIC.match(w[4])) and prev[4] not in _JOINERS
         both_numbers = number_next and _NUMERIC.match(prev[4]) and gap > 0.15 * h
         after_label = number_next and prev[4].endswith("]") and gap > 0.15 * h
-        if gap > 1.0 * h or both_numbers or after_label:
+        # two baselines in one text line: the lines of two header cells set side by side
+        other_line = abs((w[1] + w[3]) / 2 - (prev[1] + prev[3]) / 2) > 0.3 * min(w[3] - w[1], prev[3] - prev[1])
+        if gap > 1.0 * h or both_numbers or after_label or other_line:
             groups.append([w])
         else:
             groups[-1].append(w)
@@ -208,7 +211,9 @@ def _mark_prose(lines: list[_Line], width: float) -> None:
             words = ln.text.split()
             wordy = sum(bool(_WORD.search(w)) for w in words)
             gaps = [b[0] - a[2] for a, b in zip(ln.words, ln.words[1:])]
-            like.append(len(words) >= 6 and wordy >= 0.6 * len(words) and max(gaps, default=0) < 0.8 * max(ln.h, 1.0))
+            lower = sum(w[0].islower() for w in words)  # running text is mostly lower-case words
+            like.append(len(words) >= 6 and wordy >= 0.6 * len(words) and lower >= 0.3 * len(words)
+                        and max(gaps, default=0) < 0.8 * max(ln.h, 1.0))
         n = sum(like)
         if n >= 2 and n >= 0.5 * len(members):
             for ln in members:
@@ -431,15 +436,17 @@ def _regions(cap: list[_Line], segs: list[Seg], blockers: list[_Line], band: tup
         for r in rows:
             r_top, r_bot = min(s.y0 for s in r), max(s.y1 for s in r)
             gap = (r_top - edge) if direction > 0 else (edge - r_bot)
-            rh = max(s.y1 - s.y0 for s in r)
+            rh = sorted(s.y1 - s.y0 for s in r)[len(r) // 2]
             allowed = max(1.6 * rh, 6.0) if got else max(2.5 * h, 12.0)
             if any(_between(rule[0], edge, r_top if direction > 0 else r_bot) and rule[2] > x_lo and rule[1] < x_hi
                    for rule in rules.horizontal):
                 allowed *= 1.8
             if gap > allowed:
                 break
-            if got and rh > 1.45 * max(s.y1 - s.y0 for g in got for s in g):
+            if got and rh > 1.3 * max(sorted(s.y1 - s.y0 for s in g)[len(g) // 2] for g in got):
                 break  # a larger font: a heading or the running text after the table
+            if len(r) <= 2 and _HEADING.match(" ".join(s.text for s in r)):
+                break  # '5.2 Performance comparison': the section after the table
             if any(b.x1 > x_lo and b.x0 < x_hi and _between(b.yc, edge, (r_top + r_bot) / 2) for b in blockers
                    if band[0] <= (b.x0 + b.x1) / 2 <= band[1]):
                 break
