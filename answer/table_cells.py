@@ -286,10 +286,21 @@ def _scale_of_row(t: Table, i: int) -> list[int]:
     return out
 
 
+def _caption_of(t: Table) -> str:
+    """The caption as it applies to this table: for one half of a side-by-side pair, the
+    common words and that half's 'Left: ...' / 'Right: ...' clause only."""
+    if not t.part:
+        return t.caption
+    clauses = re.split(r"(?=\b(?:Left|Right|Top|Bottom)\s*:)", t.caption)
+    mine = [c for c in clauses if re.match(rf"{t.part}\s*:", c, re.I)]
+    common = [c for c in clauses if not re.match(r"(?:Left|Right|Top|Bottom)\s*:", c)]
+    return " ".join(common + mine) if mine else t.caption
+
+
 def _contexts(t: Table, i: int, j: int) -> tuple[str, str, str]:
     """(strong, section, caption): the header and stub of the cell; the section row; the caption."""
     strong = f"{t.columns[j]} || {_row_stub(t, i)}"
-    return strong, _section_above(t, i), t.caption
+    return strong, _section_above(t, i), _caption_of(t)
 
 
 def _pair_index(header: str, aspect: Aspect, values: int) -> int | None:
@@ -383,8 +394,14 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
         # no setting asked: the first of several settings is the main one (a later setting
         # loses a little, so 'zero-shot' before 'fine-tuning' wins)
         score -= 0.001 * i + 0.0001 * j
-    if re.match(r"^(?:[^:|]*:\s*)?(?:average|avg\.?|mean|overall|all)\b", _row_stub(t, i), re.I) and not aspect.is_item:
-        score += 1.5  # a benchmark's number is its average over clips or images, not one clip's
+    average = r"^(?:[^:|]*:\s*)?(?:average|avg\.?|mean|overall|all)\b"
+    if not aspect.is_item:
+        # a benchmark's number is its average over clips or images, not one clip's
+        leaf = t.columns[j].split(" / ")[-1]
+        if re.match(average, _row_stub(t, i), re.I):
+            score += 1.5
+        if re.match(average, leaf, re.I) and not metric_rx.search(leaf):
+            score += 1.5
     setting_bits = [f"×{scales[0]}"] if scales and (aspect.scale or _scale_of_row(t, i)) else []
     if section and section not in setting_bits:
         setting_bits.append(section)

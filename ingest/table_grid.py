@@ -278,7 +278,7 @@ def _header(head: list[list[Seg]], cols: list[tuple[float, float]],
     return [[HeaderCell(text=s.text, col=cs[0], span=cs[-1] - cs[0] + 1) for s, cs in row] for row in rows]
 
 
-def _column_names(header: list[list[HeaderCell]], ncols: int) -> list[str]:
+def column_names(header: list[list[HeaderCell]], ncols: int) -> list[str]:
     names = []
     for j in range(ncols):
         parts: list[str] = []
@@ -293,7 +293,7 @@ def _column_names(header: list[list[HeaderCell]], ncols: int) -> list[str]:
     return names
 
 
-def _stub_width(cells: list[list[str]], names: list[str]) -> int:
+def stub_width(cells: list[list[str]], names: list[str]) -> int:
     ncols = len(names)
     stub = 0
     for j in range(ncols):
@@ -348,7 +348,7 @@ def build(rows: list[list[Seg]], rules: Rules) -> list[Table]:
     head = [_split_at_columns(r, cols, 0.33 if k == len(head) - 1 else 0.8) for k, r in enumerate(head)]
     rest = [_split_at_columns(r, cols) for r in rest]
     header = _header(head, cols, rules.vertical)
-    names = _column_names(header, len(cols))
+    names = column_names(header, len(cols))
     ncols = len(cols)
     raw: list[tuple[list[str], bool, list[Seg]]] = []
     for r in rest:
@@ -357,10 +357,10 @@ def build(rows: list[list[Seg]], rules: Rules) -> list[Table]:
             j = _col_of(s, cols)
             row[j] = (row[j] + " " + s.text).strip()
         raw.append((row, _holds_value(r), r))
-    stub = _stub_width([row for row, is_body, _ in raw if is_body], names)
+    stub = stub_width([row for row, is_body, _ in raw if is_body], names)
     cells, kinds = _rows_with_stub(raw, cols, stub, rules)
     table = Table(caption="", columns=names, header=header, rows=cells, kinds=kinds, stub=stub)
-    return _split_side_by_side(table)
+    return split_side_by_side(table)
 
 
 def _rows_with_stub(raw, cols, stub, rules) -> tuple[list[list[str]], list[str]]:
@@ -408,7 +408,7 @@ def _rows_with_stub(raw, cols, stub, rules) -> tuple[list[list[str]], list[str]]
     return cells, kinds
 
 
-def _split_side_by_side(t: Table) -> list[Table]:
+def split_side_by_side(t: Table) -> list[Table]:
     """'Method | ... | Method | ...': two tables printed side by side under one caption."""
     if not t.header or t.stub < 1:
         return [t]

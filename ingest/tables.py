@@ -71,11 +71,11 @@ class PageStats:
     tables: int = 0
 
 
-def _hidden_words(page: Any, textpage: Any, box: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
-    """Boxes of text in ``box`` that a reader cannot see (white, tiny, invisible): kept out of
+def _hidden_words(page: Any, textpage: Any) -> list[tuple[float, float, float, float]]:
+    """Boxes of the page's text that a reader cannot see (white, tiny, invisible): kept out of
     tables, as the parser keeps it out of the text (prompt injections hide there)."""
     out = []
-    for b in page.get_text("dict", clip=box, textpage=textpage)["blocks"]:
+    for b in page.get_text("dict", textpage=textpage)["blocks"]:
         for line in b.get("lines", ()):
             for s in line["spans"]:
                 flags = s.get("char_flags")
@@ -181,21 +181,24 @@ def _split_at_rules(page: Any, lines: list[_Line], rules: Rules, textpage: Any) 
 def _cut_word(page: Any, textpage: Any, w: tuple[float, float, str], seg: Seg, xs: list[float]) -> list[tuple[float, float, str]]:
     """A word drawn across cell borders ('24.55/0.648926.06/0.7261'): its glyphs, cut at the rules."""
     chars = []
-    for b in page.get_text("rawdict", clip=(w[0] - 0.5, seg.y0, w[1] + 0.5, seg.y1), textpage=textpage)["blocks"]:
+    # (a clip is ignored when a whole page's TextPage is passed: this reads just the word's box)
+    for b in page.get_text("rawdict", clip=(w[0] - 0.5, seg.y0, w[1] + 0.5, seg.y1))["blocks"]:
         for line in b.get("lines", ()):
             for span in line["spans"]:
                 chars += [(c["bbox"][0], c["bbox"][2], c["c"]) for c in span["chars"]]
-    chars = [c for c in chars if c[2].strip()]
-    if not chars:
+    # the word's own text, placed by its glyphs' positions (a glyph's character can read
+    # differently in the glyph dump than in the word list, e.g. a styled '.')
+    inside = [c for c in chars if c[0] >= w[0] - 0.6 and c[1] <= w[1] + 0.6]
+    if len(inside) != len(w[2]):
         return [w]
-    out, cur = [], [chars[0]]
-    for c in chars[1:]:
-        if any(cur[-1][1] - 0.8 <= x <= c[0] + 0.8 for x in xs):
-            out.append(cur)
-            cur = []
-        cur.append(c)
-    out.append(cur)
-    return [(g[0][0], g[-1][1], normalize("".join(c[2] for c in g))) for g in out]
+    out, start = [], 0
+    for k in range(1, len(inside)):
+        gap = inside[k][0] - inside[k - 1][1]
+        if gap > 0.3 and any(inside[k - 1][1] - 0.8 <= x <= inside[k][0] + 0.8 for x in xs):
+            out.append((inside[start][0], inside[k - 1][1], w[2][start:k]))
+            start = k
+    out.append((inside[start][0], inside[-1][1], w[2][start:]))
+    return out
 
 
 def _mark_prose(lines: list[_Line], width: float) -> None:
@@ -272,7 +275,7 @@ def _caption(lines: list[_Line], i: int) -> list[_Line]:
         first = cap[0]
         flush = abs(ln.x0 - first.x0) < 3
         centred = abs((ln.x0 + ln.x1) / 2 - (first.x0 + first.x1) / 2) < 6
-        if not (flush or centred) or ln.x1 > first.x1 + 0.1 * (first.x1 - first.x0) + 3:
+        if not (flush or centred) or (not flush and ln.x1 > first.x1 + 0.1 * (first.x1 - first.x0) + 3):
             continue
         beside = [x for x in below if x is not ln and abs(x.yc - ln.yc) < 0.5 * ln.h and x.x1 > first.x0 and x.x0 < first.x1]
         if beside or (len(ln.segs) > 1 and not ln.prose) or _NUMERIC.match(ln.text) or _CAPTION.match(ln.text) or ln.h > 1.4 * first.h:
@@ -316,11 +319,13 @@ def find_tables(page: Any, *, page_number: int | None = None, textpage: Any = No
             for s in ln.segs if height * 0.04 < s.yc < height * 0.96]
     found = [_regions(cap, segs, blockers, _band(cap, captions, gutter, width), rules) for cap in captions]
     out: list[Table] = []
+    hidden: list[tuple[float, float, float, float]] | None = None
     for cap, region in zip(captions, _assign(found)):
         if not region:
             continue
         rows, box = region
-        hidden = _hidden_words(page, textpage, box)
+        if hidden is None:
+            hidden = _hidden_words(page, textpage)
         if hidden:
             rows = [kept for r in rows if (kept := _visible(r, hidden))]
         sub_rules = Rules([r for r in rules.horizontal if box[1] - 3 <= r[0] <= box[3] + 3 and r[2] > box[0] and r[1] < box[2]],

@@ -111,7 +111,7 @@ _MINUS = str.maketrans({"−": "-", "–": "-", "—": "-", "‒": "-"})
 _NUMBER = re.compile(
     r"(?<![\w.])([<>~∼≈]?)\s?(-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)\s?(%|dB|[KMBGT](?![a-zA-Z])|ms|s(?![a-zA-Z]))?"
 )
-_PM = re.compile(r"^\s*(?:±|\+/-|\+-)\s*(\d+(?:\.\d+)?)")
+_PM = re.compile(r"\s*(?:±|\+/-|\+-)\s*(\d+(?:\.\d+)?)")
 
 
 def cell_numbers(text: str) -> list[CellNumber]:
