@@ -85,6 +85,21 @@ def _has_number(text: str) -> bool:
     return bool(t) and not _PLACEHOLDER.match(t) and is_value(t)
 
 
+def _stretches(bins, keep) -> list[list[int]]:
+    """The maximal runs of consecutive bins for which ``keep`` holds."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for b in bins:
+        if keep(b):
+            cur.append(b)
+        elif cur:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
 def _columns(body: list[list[Seg]], vrules: list[float]) -> list[tuple[float, float]]:
     """Column intervals covered by the body rows, split at low coverage and at vertical rules."""
     segs = [s for row in body for s in row]
@@ -102,16 +117,7 @@ def _columns(body: list[list[Seg]], vrules: list[float]) -> list[tuple[float, fl
             cover[b] += hit[b]
     rows = len(body)
     low = max(1.0, 0.4 * rows)  # a valley: an x that fewer than 40 % of the rows cover
-    runs: list[list[int]] = []
-    cur: list[int] = []
-    for b in range(n):
-        if cover[b] > 0:
-            cur.append(b)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
+    runs = _stretches(range(n), lambda b: cover[b] > 0)
     # a stretch that only one or two rows reach (a value centred across two columns) is no column
     # (a sparse run at the left edge is a stub column printed once per group: it stays)
     major = [max(cover[b] for b in run) >= min(max(2, 0.25 * rows), rows) for run in runs]
@@ -122,17 +128,7 @@ def _columns(body: list[list[Seg]], vrules: list[float]) -> list[tuple[float, fl
     for run in runs:
         # a run that a few rows bridge (one long label) holds several columns: split it in the
         # middle of each valley between two stretches that most rows cover
-        peaks: list[list[int]] = []
-        cur = []
-        for b in run:
-            if cover[b] > low:
-                cur.append(b)
-            elif cur:
-                peaks.append(cur)
-                cur = []
-        if cur:
-            peaks.append(cur)
-        peaks = [p for p in peaks if max(cover[i] for i in p) >= max(2, 0.6 * rows)]
+        peaks = [p for p in _stretches(run, lambda b: cover[b] > low) if max(cover[i] for i in p) >= max(2, 0.6 * rows)]
         start, end = lo + run[0] * step, lo + (run[-1] + 1) * step
         if len(peaks) <= 1:
             out.append((start, end))
@@ -281,14 +277,16 @@ def _header(head: list[list[Seg]], cols: list[tuple[float, float]],
 def column_names(header: list[list[HeaderCell]], ncols: int) -> list[str]:
     names = []
     for j in range(ncols):
-        parts: list[str] = []
+        # the header cells over column j, top to bottom; after a group title (a cell over several
+        # columns) comes ' / ', after one line of a cell set on two lines a space
+        parts: list[HeaderCell] = []
         for row in header:
             for c in row:
-                if c.col <= j < c.col + c.span and c.text and (not parts or parts[-1][1] != c.text):
-                    parts.append((" / " if c.span > 1 else " ", c.text))
+                if c.col <= j < c.col + c.span and c.text and (not parts or parts[-1].text != c.text):
+                    parts.append(c)
         text = ""
-        for i, (sep, t) in enumerate(parts):
-            text = t if i == 0 else text + (" / " if parts[i - 1][0] == " / " else " ") + t
+        for i, c in enumerate(parts):
+            text = c.text if i == 0 else text + (" / " if parts[i - 1].span > 1 else " ") + c.text
         names.append(text)
     return names
 

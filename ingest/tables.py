@@ -33,7 +33,7 @@ _OTHER_CAPTION = re.compile(r"^(?:Fig(?:ure)?\.?|FIGURE|Algorithm|Listing)\s*[0-
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.\d{1,2}(?:\.\d{1,2})*)\s+[A-Z][a-z]+(?:\s+\S+){0,8}$")
 _NUMERIC = re.compile(r"^[-+−–]?[\d.,]+[%KMBG]?$")
-_JOINERS = {"±", "/", "×", "x", "+", "-", "±", "(", ")"}
+_JOINERS = {"±", "/", "×", "x", "+", "-", "(", ")"}
 
 
 @dataclass
@@ -153,10 +153,18 @@ def _segments(ln: _Line) -> list[Seg]:
 def _split_at_rules(page: Any, lines: list[_Line], rules: Rules, textpage: Any) -> None:
     """Cells of a ruled table are bounded by its vertical rules: a segment that a rule crosses is
     cut there (between two words, or inside a word whose glyphs run into the next cell)."""
+    if not rules.vertical:
+        return
+    # vertical rules by 20-pt band of height: a figure's vector strokes can number thousands
+    bands: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
+    for r in rules.vertical:
+        for k in range(int(r[1] // 20), int(r[2] // 20) + 1):
+            bands[k].append(r)
     for ln in lines:
         if ln.prose:
             continue
-        xs = sorted({round(x, 1) for x, a, b in rules.vertical if a - 1 <= ln.yc <= b + 1 and ln.x0 + 1 < x < ln.x1 - 1})
+        yc = ln.yc
+        xs = sorted({round(x, 1) for x, a, b in bands.get(int(yc // 20), ()) if a - 1 <= yc <= b + 1 and ln.x0 + 1 < x < ln.x1 - 1})
         if not xs:
             continue
         out: list[Seg] = []
@@ -429,6 +437,7 @@ def _regions(cap: list[_Line], segs: list[Seg], blockers: list[_Line], band: tup
     h = sorted(c.h for c in cap)[len(cap) // 2]
     cx0, cx1 = min(c.x0 for c in cap), max(c.x1 for c in cap)
     inband = [s for s in segs if band[0] <= s.xc <= band[1]]
+    stops = [(b.x0, b.x1, b.yc) for b in blockers if band[0] <= (b.x0 + b.x1) / 2 <= band[1]]
     found: dict[int, tuple[float, _Region]] = {}
     for direction in (1, -1):
         side = [s for s in inband if (s.y0 >= bottom - 1 if direction > 0 else s.y1 <= top + 1)]
@@ -452,8 +461,8 @@ def _regions(cap: list[_Line], segs: list[Seg], blockers: list[_Line], band: tup
                 break  # a larger font: a heading or the running text after the table
             if len(r) <= 2 and _HEADING.match(" ".join(s.text for s in r)):
                 break  # '5.2 Performance comparison': the section after the table
-            if any(b.x1 > x_lo and b.x0 < x_hi and _between(b.yc, edge, (r_top + r_bot) / 2) for b in blockers
-                   if band[0] <= (b.x0 + b.x1) / 2 <= band[1]):
+            mid = (r_top + r_bot) / 2
+            if any(bx1 > x_lo and bx0 < x_hi and _between(byc, edge, mid) for bx0, bx1, byc in stops):
                 break
             got.append(r)
             edge = r_bot if direction > 0 else r_top

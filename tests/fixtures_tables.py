@@ -160,7 +160,7 @@ def transposed_pdf(directory: Path, name: str = "transposed.pdf") -> Path:
     page = doc.new_page(width=LETTER[0], height=LETTER[1])
     y = _paragraph(page, 72, 80, 468, 4)
     xs = [140, 220, 290, 360, 430]
-    for scale, (caption, rows) in TRANS_TABLES.items():
+    for caption, rows in TRANS_TABLES.values():
         y += 20
         page.draw_line((130, y - 10), (500, y - 10), width=0.6)
         _text(page, xs[0], y, "Dataset")
