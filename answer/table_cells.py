@@ -80,6 +80,7 @@ _GENERIC = frozenset(
 )
 
 
+_NOT_NAMES = frozenset("ours table figure appendix left right top bottom see section supplementary note best".split())
 _STOP = frozenset("a an and the of for with using via in on to by from at towards toward based".split())
 _NAME_CUE = re.compile(r"(?:network|model|method|framework|approach|architecture|pipeline|system|algorithm)s?\s*$", re.I)
 
@@ -107,7 +108,8 @@ def own_names(title: str, abstract: str) -> list[tuple[str, float]]:
     for m in re.finditer(r"\(([A-Za-zλ][\w\-+λ.]*)\)", text):
         tok = m.group(1)
         acronym = sum(c.isupper() for c in tok) >= 2
-        word = tok[0].isupper() and tok[1:].isalpha() and tok[1:].islower() and 4 <= len(tok) <= 8
+        word = (tok[0].isupper() and tok[1:].isalpha() and tok[1:].islower() and 4 <= len(tok) <= 8
+                and tok.lower() not in _NOT_NAMES)
         if acronym or word:
             before = text[max(0, m.start() - 120) : m.start()]
             cued = _NAME_CUE.search(before) or re.search(r"\b(?:we|our|propose[sd]?|present|introduce[sd]?)\b", before, re.I)
@@ -312,10 +314,10 @@ def _pair_index(header: str, aspect: Aspect, values: int) -> int | None:
     if len(named) >= values:
         pos = [k for k, n in enumerate(named) if n == aspect.metric_name]
         return pos[0] if pos else None
-    return 0  # '71.61 ± 0.24' is one number; other extra numbers are read as the first
+    return 0  # a number and a note beside it ('0.72 (+0.35)'): the first is the value
 
 
-def _psnr_ssim_pair(t: Table, nums: list, aspect: Aspect) -> int | None:
+def _psnr_ssim_pair(nums: list, aspect: Aspect) -> int | None:
     """The field's convention for an unnamed 'a/b' pair: PSNR in dB, then SSIM in (0, 1]."""
     if aspect.metric_name not in ("PSNR", "SSIM") or len(nums) != 2:
         return None
@@ -342,10 +344,10 @@ def _match(t: Table, ti: int, i: int, j: int, aspect: Aspect, label: str, own: f
         pair = _pair_index(strong, aspect, len(nums))
     elif not header_metrics and metric_rx.search(caption):
         metric_score = 0.5
-    elif not header_metrics and not metrics_in(caption) and _psnr_ssim_pair(t, nums, aspect) is not None:
+    elif not header_metrics and not metrics_in(caption) and _psnr_ssim_pair(nums, aspect) is not None:
         # super-resolution tables that print 'PSNR/SSIM' pairs without naming them anywhere
         metric_score = 0.3
-        pair = _psnr_ssim_pair(t, nums, aspect)
+        pair = _psnr_ssim_pair(nums, aspect)
     else:
         return None
     if pair is None or pair >= len(nums):
