@@ -18,6 +18,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from paperlens.text import HAN
+
 from .checker import stem
 from .evidence import ACRONYMS, GENERIC, ZH_TERMS
 
@@ -78,7 +80,7 @@ ZH_MORE: dict[str, str] = {
 }
 ZH_GLOSSARY: dict[str, str] = dict(sorted({**ZH_TERMS, **ZH_MORE}.items(), key=lambda kv: -len(kv[0])))
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK = re.compile(f"[{HAN}]")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*|[.,;:?!()\[\]&/]")
 _DROP = {stem(w) for w in GENERIC | ASKING} | GENERIC | ASKING
 

@@ -38,6 +38,7 @@ from paperlens.index.library import Library
 
 from paperlens.models import SearchFilters
 from paperlens.settings import Settings
+from paperlens.text import HAN
 
 from .concepts import Aspect, Phrase, TopicSpec, keys, reduce_question
 from .published import first_submitted, in_window
@@ -54,7 +55,7 @@ from .relevance import (
     zh_named,
 )
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK = re.compile(f"[{HAN}]")
 
 # The thresholds here and in relevance.py were set on the dev questions of
 # bench/finder_questions.json (the held-out ones were not run while they were chosen);

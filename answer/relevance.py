@@ -13,9 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from paperlens.text import HAN
+
 from .concepts import DROP, ZH_GLOSSARY, Aspect, Phrase, acronym_forms, keys
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK = re.compile(f"[{HAN}]")
 
 # Set on the dev questions of bench/finder_questions.json (docs/benchmarks.md, "Paper finder").
 # MiniLM cosines (a short concept phrase against a paper's best chunk):
