@@ -5,11 +5,22 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # "Holds a character that is not white space", spelled so that Python and JavaScript (the schema's
 # regex dialect) read the same set: their \s differ by \x1c-\x1f, \x85 and \ufeff.
 NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
+# Every list and string a client sends has a maximum (a shared server trusts no size it is sent);
+# the README lists them. Request bodies are strict: "10" or true for an integer is refused.
+MAX_LIST = 100
+MAX_UPLOAD_FILES = 100
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux
+Short = Annotated[str, Field(max_length=200)]
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 def not_blank(v: str, what: str) -> str:
@@ -19,15 +30,17 @@ def not_blank(v: str, what: str) -> str:
 
 
 class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     # format "date" tells clients (and the schema fuzzer) what the validator below accepts
     date_from: str | None = Field(
-        None, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"], json_schema_extra={"format": "date"}
+        None, max_length=10, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"],
+        json_schema_extra={"format": "date"},
     )
-    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD", json_schema_extra={"format": "date"})
-    categories: list[str] = Field(default_factory=list, description="arXiv categories; any matches", examples=[["cs.CV"]])
-    authors: list[str] = Field(default_factory=list, description="Full or last names; any matches")
-    paper_ids: list[str] = Field(default_factory=list, description="Restrict to these paper ids")
+    date_to: str | None = Field(None, max_length=10, description="Inclusive, YYYY-MM-DD", json_schema_extra={"format": "date"})
+    categories: list[Short] = Field(default_factory=list, max_length=MAX_LIST, description="arXiv categories; any matches",
+                                    examples=[["cs.CV"]])
+    authors: list[Short] = Field(default_factory=list, max_length=MAX_LIST, description="Full or last names; any matches")
+    paper_ids: list[Short] = Field(default_factory=list, max_length=500, description="Restrict to these paper ids")
 
     @field_validator("date_from", "date_to")
     @classmethod
@@ -44,7 +57,7 @@ class Filters(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     query: str = Field(
         ..., min_length=1, max_length=2000, description="English or Chinese",
         json_schema_extra={"pattern": NOT_BLANK},  # documents the check below, which keeps its own message
@@ -112,9 +125,13 @@ class PapersResponse(BaseModel):
 
 
 class IngestRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    paths: list[str] = Field(default_factory=list, description="Files or folders on the server's disk")
-    arxiv_ids: list[str] = Field(default_factory=list, max_length=200)
+    model_config = STRICT
+    paths: list[Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_LIST,
+        description="Files or folders on the server, inside PAPERLENS_INGEST_ROOTS (relative paths are taken "
+        "inside each root); off unless the operator sets that (403)",
+    )
+    arxiv_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=200)
     arxiv_query: str | None = Field(None, max_length=500)
     max: int = Field(20, ge=1, le=500, description="Most results for arxiv_query")
 
