@@ -42,21 +42,25 @@ _PROBE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz")
 class BodyLimit:
     """Caps request bodies, including chunked uploads that send no Content-Length (counted as they
     stream), and the time a client may take to send one (a body trickling in would otherwise hold
-    its connection and its buffers for as long as the client likes)."""
+    its connection and its buffers for as long as the client likes). Multipart uploads may be
+    `max_bytes`; any other body `max_json_bytes`: a JSON body is parsed whole in memory before a
+    field can be checked, so its size is what bounds the cost of parsing it."""
 
-    def __init__(self, app, max_bytes: int, timeout_s: float | None = None) -> None:
+    def __init__(self, app, max_bytes: int, timeout_s: float | None = None, max_json_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_bytes
+        self.max_json_bytes = max_json_bytes or max_bytes
         self.timeout_s = timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        max_bytes = self.max_upload_bytes if multipart else self.max_json_bytes
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            resp = problems.problem(413, "Too large", f"request body over the limit of {self.max_bytes} bytes")
-            return await resp(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            return await self._too_large(max_bytes, multipart)(scope, receive, send)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s if self.timeout_s else None
         seen = 0
@@ -78,7 +82,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 body_done = not message.get("more_body", False)
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     # Stop feeding the app (it sees a disconnect) and answer 413 ourselves: a
                     # form parser would otherwise turn any error we raise into a vague 400.
                     exceeded = True
@@ -100,14 +104,19 @@ class BodyLimit:
         if started:
             return
         if exceeded:
-            resp = problems.problem(413, "Too large", f"request body over the limit of {self.max_bytes} bytes")
-            await resp(scope, receive, send)
+            await self._too_large(max_bytes, multipart)(scope, receive, send)
         elif timed_out:
             resp = problems.problem(
                 408, "Request timeout", f"the request body did not arrive within {self.timeout_s:g} s (body_timeout_s)"
             )
             resp.headers["Connection"] = "close"
             await resp(scope, receive, send)
+
+
+    @staticmethod
+    def _too_large(max_bytes: int, multipart: bool):
+        setting = "max_upload_mb" if multipart else "max_json_body_kb"
+        return problems.problem(413, "Too large", f"request body over the limit of {max_bytes} bytes ({setting})")
 
 
 def create_app(settings: Settings, library: Library | None = None, *, owns_library: bool | None = None) -> FastAPI:
@@ -140,7 +149,8 @@ def create_app(settings: Settings, library: Library | None = None, *, owns_libra
     app.state.settings = settings
     app.state.admission = Admission(settings.answer_queue_max, settings.generation_timeout_s)
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 2**20, timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 2**20, timeout_s=settings.body_timeout_s,
+                       max_json_bytes=settings.max_json_body_kb * 2**10)
     security.install(app, settings)  # host check, keys, rate limit, CORS: outside the body limit
 
     # Probes are `async def`: they run on the event loop, never waiting for a worker thread that

@@ -198,6 +198,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
     port: int = Field(8000, description="Port `paperlens serve` listens on.")
     max_upload_mb: int = Field(100, description="Largest request body (PDF uploads included), in MiB.")
+    max_json_body_kb: int = Field(
+        1024, description="Largest request body that is not a multipart upload (JSON), in KiB: it is parsed whole "
+        "before its fields are checked. The largest valid request (100 paths of 4096 characters) is ~400 KiB."
+    )
     max_upload_disk_mb: int = Field(
         2048,
         description="Most disk the uploads folder may hold (uploads waiting for their job, plus kept originals), "

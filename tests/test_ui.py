@@ -383,3 +383,27 @@ def _key_prompt(chromium, base: str) -> None:
         assert page.locator("#key-dialog[open]").count() == 0
     finally:
         context.close()
+
+
+# --- CSV export -----------------------------------------------------------------------------------
+
+
+def test_csv_cells_that_could_be_formulas_are_defused(chromium, tmp_path, embedder, xling):
+    """ui/app.js csvField on the page itself: a cell a spreadsheet would run gets a leading quote."""
+    settings = make_settings(tmp_path / "data")
+    library = open_library(settings, embedder=embedder, xling=xling)
+    with serving(create_app(settings, library)) as base:
+        context = chromium.new_context(base_url=base)
+        try:
+            page = context.new_page()
+            page.goto("/")
+            cells = ["=1+1", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", " =1+1", "\u3000+1",
+                     "  @x", "-0.5"]
+            out = page.evaluate("(cells) => cells.map(csvField)", cells)
+            assert out == ['"' + "'" + c + '"' for c in cells], out
+            safe = ["28.1 dB", "PSNR", "a=b", "x - y", ""]
+            assert page.evaluate("(cells) => cells.map(csvField)", safe) == [f'"{c}"' for c in safe]
+            assert page.evaluate("csvField('say \"hi\"')") == '"say ""hi"""'
+        finally:
+            context.close()
+    library.close()
