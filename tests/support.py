@@ -72,6 +72,20 @@ def serving(app):
         thread.join(30)
 
 
+def start_server(stack: contextlib.ExitStack, data_dir: Path, embedder, xling, **overrides):
+    """An httpx client on a real server running create_app(settings with `overrides`) over a fresh
+    library in `data_dir`; everything is closed when `stack` closes."""
+    import httpx
+
+    from paperlens.api.app import create_app
+    from paperlens.ingest.pipeline import open_library
+
+    library = open_library(make_settings(data_dir, **overrides), embedder=embedder, xling=xling)
+    stack.callback(library.close)
+    base = stack.enter_context(serving(create_app(library.settings, library)))
+    return stack.enter_context(httpx.Client(base_url=base, timeout=120))
+
+
 def assert_problem(r, status: int) -> dict:
     """The response is the API's one error shape (problem+json) with this status; its body."""
     assert r.status_code == status, r.text

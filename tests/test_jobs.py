@@ -18,10 +18,9 @@ import pytest
 
 from paperlens.api.app import create_app
 from paperlens.errors import PaperlensError
-from paperlens.ingest.pipeline import open_library
 
 from arxiv_server import FakeArxiv
-from support import assert_problem, free_port, make_settings, serving
+from support import assert_problem, free_port, make_settings, start_server
 
 SIX = ["2409.17058", "2505.21144", "2507.09441", "2503.12049", "2505.13740", "hep-th/9711200"]
 READ, INGEST, BOTH, ADMIN = ("read-only-key-0123456789", "ingest-only-key-0123456789",
@@ -46,12 +45,8 @@ def start(tmp_path_factory, embedder, xling, arxiv):
     stack = contextlib.ExitStack()
 
     def _start(**overrides) -> httpx.Client:
-        base_settings = dict(arxiv_api_url=arxiv.api_url, arxiv_pdf_url=arxiv.pdf_url_template, arxiv_delay_s=0.6)
-        settings = make_settings(tmp_path_factory.mktemp("jobs") / "data", **{**base_settings, **overrides})
-        library = open_library(settings, embedder=embedder, xling=xling)
-        stack.callback(library.close)
-        base = stack.enter_context(serving(create_app(settings, library)))
-        return stack.enter_context(httpx.Client(base_url=base, timeout=60))
+        slow = dict(arxiv_api_url=arxiv.api_url, arxiv_pdf_url=arxiv.pdf_url_template, arxiv_delay_s=0.6)
+        return start_server(stack, tmp_path_factory.mktemp("jobs") / "data", embedder, xling, **{**slow, **overrides})
 
     with stack:
         yield _start

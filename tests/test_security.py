@@ -12,12 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from paperlens.api import problems
-from paperlens.api.app import create_app
 from paperlens.api.security import TokenBucket, check_bind, is_loopback, run_with_deadline, run_with_deadline_async
 from paperlens.errors import GenerationTimeout, PaperlensError
-from paperlens.ingest.pipeline import open_library
 
-from support import assert_problem, make_settings, serving
+from support import assert_problem, make_settings, serving, start_server
 
 ORIGIN = "https://ui.example.org"
 
@@ -28,11 +26,7 @@ def start(tmp_path_factory, embedder, xling):
     stack = contextlib.ExitStack()
 
     def _start(**overrides) -> httpx.Client:
-        settings = make_settings(tmp_path_factory.mktemp("sec") / "data", **overrides)
-        library = open_library(settings, embedder=embedder, xling=xling)
-        stack.callback(library.close)
-        base = stack.enter_context(serving(create_app(settings, library)))
-        return stack.enter_context(httpx.Client(base_url=base, timeout=60))
+        return start_server(stack, tmp_path_factory.mktemp("sec") / "data", embedder, xling, **overrides)
 
     with stack:
         yield _start

@@ -12,15 +12,13 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from paperlens.api.app import create_app
-from paperlens.ingest.pipeline import IngestRequest, Ingestor, open_library
+from paperlens.ingest.pipeline import IngestRequest, Ingestor
 
-from support import assert_problem, make_settings, serving, write_jsonl
+from support import assert_problem, start_server, write_jsonl
 from test_pipeline import RECORDS
 
 SECRET = "hunter2-staging-root-password"
@@ -64,11 +62,7 @@ def servers(world, tmp_path_factory, embedder, xling):
     with stack:
         for name, extra in (("off", {}), ("rooted", {"ingest_roots": [world / "root"], "max_digest_mb": 1,
                                                      "max_metadata_mb": 1})):
-            settings = make_settings(tmp_path_factory.mktemp(name) / "data", **extra)
-            library = open_library(settings, embedder=embedder, xling=xling)
-            stack.callback(library.close)
-            base = stack.enter_context(serving(create_app(settings, library)))
-            clients.append(stack.enter_context(httpx.Client(base_url=base, timeout=60)))
+            clients.append(start_server(stack, tmp_path_factory.mktemp(name) / "data", embedder, xling, **extra))
         yield clients
 
 

@@ -11,13 +11,9 @@ import socket
 import threading
 import time
 
-import httpx
 import pytest
 
-from paperlens.api.app import create_app
-from paperlens.ingest.pipeline import open_library
-
-from support import assert_problem, make_settings, serving
+from support import assert_problem, start_server
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +30,9 @@ def start(tmp_path_factory, embedder, xling):
 
     def _start(prepare=None, **overrides):
         data = tmp_path_factory.mktemp("uploads") / "data"
-        settings = make_settings(data, **overrides)
         if prepare:
             prepare(data)
-        library = open_library(settings, embedder=embedder, xling=xling)
-        stack.callback(library.close)
-        base = stack.enter_context(serving(create_app(settings, library)))
-        return stack.enter_context(httpx.Client(base_url=base, timeout=120)), data
+        return start_server(stack, data, embedder, xling, **overrides), data
 
     with stack:
         yield _start
