@@ -135,10 +135,6 @@ class JobRunner:
             self._finish(job_id, "failed", error="cancelled before it started")
         return self._public(self._visible(job_id, who))
 
-    def idle(self) -> bool:
-        with self._lock:
-            return all(j["status"] in FINISHED for j in self._live.values())
-
     def stop(self, timeout: float = 30.0) -> None:
         """Run what is queued for up to `timeout`, then stop the job in hand after its current file;
         it and every job not reached stay queued in the catalog and run after the next start."""
@@ -184,6 +180,9 @@ class JobRunner:
 
     def _finish(self, job_id: str, status: str, **fields: Any) -> None:
         self._update(job_id, status=status, finished_at=time.time(), **fields)
+        with self._lock:  # the catalog holds it from now on: memory holds only jobs not finished
+            self._live.pop(job_id, None)
+            self._cancel.pop(job_id, None)
         self.uploads.finish(job_id)
 
     def _scope(self, spec: JobSpec, job_id: str) -> Scope:
@@ -194,8 +193,8 @@ class JobRunner:
     def _work(self) -> None:
         while (job_id := self._queue.get()) is not None and not self._shutting_down:
             with self._lock:
-                job = self._live[job_id]
-                if job["status"] != "queued":  # cancelled while it waited
+                job = self._live.get(job_id)
+                if job is None or job["status"] != "queued":  # cancelled while it waited
                     continue
                 cancel = self._cancel[job_id]
                 self._running = job_id

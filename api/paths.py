@@ -15,6 +15,7 @@ for an uploaded file, and nothing of the data dir's location.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,10 @@ class Redactor:
         for full, name in self.names:
             s = s.replace(full, name)
         for root in self.prefixes:
-            s = s.replace(root.rstrip(os.sep) + os.sep, "").replace(root, ".")
+            root = root.rstrip(os.sep)
+            s = s.replace(root + os.sep, "")
+            # the root itself, where it ends a path (not '/srv/p' inside '/srv/papers2')
+            s = re.sub(re.escape(root) + r"(?=$|[\s'\"),:;#])", ".", s)
         return s
 
     def __call__(self, value: Any) -> Any:

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from paperlens.errors import PaperlensError
+from paperlens.errors import InsufficientStorage, Overloaded, PaperlensError
 
 from .schemas import Problem
 
@@ -60,7 +60,7 @@ def _short(path: str) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PaperlensError)
     async def _ours(request: Request, exc: PaperlensError) -> JSONResponse:
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, (Overloaded, InsufficientStorage)):  # those are the bounds working
             log.error("%s %s: %s", request.method, _short(request.url.path), exc.detail)
         body = exc.problem()
         if exc.status < 500 and "errors" not in body and isinstance(body.get("field"), str):
