@@ -34,21 +34,9 @@ from pathlib import Path
 
 import httpx
 from common import RESULTS, ROOT, machine, percentiles, write_json
+from load_test import free_port, start_server, wait_ready
 
 SAMPLE = ROOT / "paperlens" / "sample"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env_for(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PAPERLENS_DATA_DIR": str(data_dir),
-            "PAPERLENS_RATE_LIMIT_PER_MINUTE": "0", "PAPERLENS_ANSWER_BACKEND": "extractive"}
 
 
 def rss_kib(pid: int) -> int:
@@ -196,26 +184,15 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shared-server-"))
     data = work / "data"
-    env = env_for(data)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PAPERLENS_DATA_DIR": str(data)}
     try:
-        subprocess.run([sys.executable, "-m", "paperlens.cli", "ingest", str(SAMPLE)], env=env, cwd=work, check=True,
+        subprocess.run([sys.executable, "-m", "paperlens.cli", "ingest", str(SAMPLE)], env=env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        log = (work / "serve.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "paperlens.cli", "serve", "--port", str(port)], env=env, cwd=work,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = start_server(data, port, work / "serve.log")  # load_test's: the same settings and command
         try:
-            deadline = time.monotonic() + 600
-            while True:
-                assert proc.poll() is None, (work / "serve.log").read_text()
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "server not ready"
-                time.sleep(0.5)
+            wait_ready(url, proc)
             result = {"label": args.label, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                       "loadavg_start": os.getloadavg()}
             result["healthz_under_60_roundups"] = healthz_under_roundups(url)
