@@ -66,7 +66,7 @@ class CompareRequest(_Body):
     ]})
     query: str | None = Field(None, max_length=500, description="A topic; every indexed paper on it becomes a row",
                               examples=["diffusion super-resolution"], json_schema_extra=_TEXT)
-    paper_ids: list[str] = Field(default_factory=list, max_length=100, description="Or exactly these papers")
+    paper_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=100, description="Or exactly these papers")
     aspects: list[Aspect] | None = Field(None, min_length=1, max_length=16, description="Columns; default: task, key "
                                          "idea, base model / prior, sampling steps / NFE, training data, benchmarks, metrics, code")
     filters: Filters = Field(default_factory=Filters)

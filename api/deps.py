@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from paperlens.index.library import Library
 
 from .jobs import JobRunner
+from .security import Principal, principal
 
 
 def get_library(request: Request) -> Library:
@@ -21,3 +22,4 @@ def get_jobs(request: Request) -> JobRunner:
 
 Lib = Annotated[Library, Depends(get_library)]
 Jobs = Annotated[JobRunner, Depends(get_jobs)]
+Who = Annotated[Principal, Depends(principal)]

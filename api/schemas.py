@@ -5,11 +5,33 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # "Holds a character that is not white space", spelled so that Python and JavaScript (the schema's
 # regex dialect) read the same set: their \s differ by \x1c-\x1f, \x85 and \ufeff.
 NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
+# Every list and string a client sends has a maximum (a shared server trusts no size it is sent);
+# the README lists them.
+MAX_LIST = 100
+MAX_UPLOAD_FILES = 100
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux
+Short = Annotated[str, Field(max_length=200)]
+CLOSED = ConfigDict(extra="forbid")
+
+
+def _json_integer(v):
+    """An integer as JSON Schema has it: a number with no fraction (10 or 10.0), never "10" or
+    true (pydantic's lax mode takes both; its strict mode refuses 10.0, which the schema allows)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError("Input should be a JSON integer (a number, not a string or a boolean)")
+    return v
+
+
+Integer = Annotated[int, BeforeValidator(_json_integer)]
 
 
 def not_blank(v: str, what: str) -> str:
@@ -19,15 +41,17 @@ def not_blank(v: str, what: str) -> str:
 
 
 class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = CLOSED
     # format "date" tells clients (and the schema fuzzer) what the validator below accepts
     date_from: str | None = Field(
-        None, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"], json_schema_extra={"format": "date"}
+        None, max_length=10, description="Inclusive, YYYY-MM-DD", examples=["2024-01-01"],
+        json_schema_extra={"format": "date"},
     )
-    date_to: str | None = Field(None, description="Inclusive, YYYY-MM-DD", json_schema_extra={"format": "date"})
-    categories: list[str] = Field(default_factory=list, description="arXiv categories; any matches", examples=[["cs.CV"]])
-    authors: list[str] = Field(default_factory=list, description="Full or last names; any matches")
-    paper_ids: list[str] = Field(default_factory=list, description="Restrict to these paper ids")
+    date_to: str | None = Field(None, max_length=10, description="Inclusive, YYYY-MM-DD", json_schema_extra={"format": "date"})
+    categories: list[Short] = Field(default_factory=list, max_length=MAX_LIST, description="arXiv categories; any matches",
+                                    examples=[["cs.CV"]])
+    authors: list[Short] = Field(default_factory=list, max_length=MAX_LIST, description="Full or last names; any matches")
+    paper_ids: list[Short] = Field(default_factory=list, max_length=500, description="Restrict to these paper ids")
 
     @field_validator("date_from", "date_to")
     @classmethod
@@ -44,12 +68,12 @@ class Filters(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = CLOSED
     query: str = Field(
         ..., min_length=1, max_length=2000, description="English or Chinese",
         json_schema_extra={"pattern": NOT_BLANK},  # documents the check below, which keeps its own message
     )
-    k: int = Field(10, ge=1, le=100)
+    k: Integer = Field(10, ge=1, le=100)
     filters: Filters = Field(default_factory=Filters)
     mode: Literal["hybrid", "dense", "bm25", "xling"] = "hybrid"
 
@@ -112,11 +136,20 @@ class PapersResponse(BaseModel):
 
 
 class IngestRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    paths: list[str] = Field(default_factory=list, description="Files or folders on the server's disk")
-    arxiv_ids: list[str] = Field(default_factory=list, max_length=200)
+    # the schema says what the route checks: something to ingest
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["paths"], "properties": {"paths": {"type": "array", "minItems": 1}}},
+        {"required": ["arxiv_ids"], "properties": {"arxiv_ids": {"type": "array", "minItems": 1}}},
+        {"required": ["arxiv_query"], "properties": {"arxiv_query": {"type": "string", "minLength": 1}}},
+    ]})
+    paths: list[Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_LIST,
+        description="Files or folders on the server, inside PAPERLENS_INGEST_ROOTS (relative paths are taken "
+        "inside each root); off unless the operator sets that (403)",
+    )
+    arxiv_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=200)
     arxiv_query: str | None = Field(None, max_length=500)
-    max: int = Field(20, ge=1, le=500, description="Most results for arxiv_query")
+    max: Integer = Field(20, ge=1, le=500, description="Most results for arxiv_query")
 
 
 class JobCreated(BaseModel):

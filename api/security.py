@@ -1,32 +1,38 @@
-"""What guards the HTTP API: API keys, per-client rate limits, CORS, the bind check and the
-deadline on generation.
+"""What guards the HTTP API: API keys and their roles, per-client rate limits, CORS, the bind
+check and the deadline on generation.
 
 Order of the layers, outermost first (see `install`):
 
+    HostCheck     Host allowlist (DNS rebinding), Origin of state-changing requests, URL encoding (api/hosts.py)
     CORS          answers browser preflights before anything asks them for a key
-    Guard         rate limit (per key, or per client address), then the key check (401)
-    BodyLimit     request size (413), in app.py
+    Guard         rate limit (per key, or per client address), then the key (401) and its role (403)
+    BodyLimit     request size (413) and time to send it (408), in app.py
     the routes
 
 Keys: `Authorization: Bearer KEY` or `X-API-Key: KEY`. `/healthz` and the web UI's own files (`/`,
 `/ui/...`) need none: the page loads for anyone, and its scripts send the key with every API call.
+Roles: `read` (search, papers, chunks, answers, the schema), `ingest` (ingest, uploads, jobs; a
+key sees only the jobs it made) and `admin` (everything, every job). A plain-string key has all
+three; without keys configured (loopback only) every client has all three.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import ipaddress
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from paperlens.errors import GenerationTimeout, PaperlensError
-from paperlens.settings import Settings
+from paperlens.settings import ROLES, ApiKey, Settings
 
 from . import problems
 
@@ -35,6 +41,8 @@ T = TypeVar("T")
 PUBLIC_PATHS = frozenset({"/healthz", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/ui/",)
 UNLIMITED_PATHS = frozenset({"/healthz"})  # probes must never be throttled into looking dead
+INGEST_PREFIXES = ("/api/ingest", "/api/jobs")
+MIN_KEY_CHARS = 16
 
 
 # --- bind check ------------------------------------------------------------------------------
@@ -51,8 +59,8 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, settings: Settings) -> None:
-    """Refuse to serve an exposed address without API keys (call before binding)."""
-    if not is_loopback(host) and not [k for k in settings.api_keys if k]:
+    """Refuse to serve an exposed address without API keys, or with keys too short (call before binding)."""
+    if not is_loopback(host) and not configured_keys(settings):
         raise PaperlensError(
             f"refusing to serve on {host!r} without API keys: anyone who can reach that address could "
             "read and ingest. Set PAPERLENS_API_KEYS (a JSON list, e.g. '[\"a-long-random-key\"]') or bind "
@@ -61,7 +69,53 @@ def check_bind(host: str, settings: Settings) -> None:
         )
 
 
-# --- keys and rate limit ----------------------------------------------------------------------
+# --- keys, roles and rate limit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who sent a request: `id` is a fingerprint of the key (never the key), 'local' without keys."""
+
+    id: str
+    roles: frozenset[str]
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.roles
+
+    def can(self, role: str) -> bool:
+        return role in self.roles or self.admin
+
+
+LOCAL = Principal("local", frozenset(ROLES))
+
+
+def configured_keys(settings: Settings) -> dict[str, Principal]:
+    """key -> its principal; PaperlensError naming the entry for a key under 16 characters (a key
+    that short can be guessed through the rate limit) or a key given twice."""
+    out: dict[str, Principal] = {}
+    for i, entry in enumerate(settings.api_keys):
+        key = entry.key if isinstance(entry, ApiKey) else entry
+        roles = frozenset(entry.roles) if isinstance(entry, ApiKey) else frozenset(ROLES)
+        if len(key) < MIN_KEY_CHARS:
+            raise PaperlensError(
+                f"PAPERLENS_API_KEYS entry {i + 1} is {len(key)} characters long: keys need at least "
+                f"{MIN_KEY_CHARS} (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
+                setting="api_keys",
+            )
+        if key in out:
+            raise PaperlensError(f"PAPERLENS_API_KEYS entry {i + 1} repeats an earlier key", setting="api_keys")
+        out[key] = Principal(hashlib.sha256(key.encode()).hexdigest()[:16], roles)
+    return out
+
+
+def principal(request: Request) -> Principal:
+    """The dependency routes use to learn who asks (set by the Guard)."""
+    return getattr(request.state, "principal", LOCAL)
+
+
+def required_role(path: str) -> str:
+    return "ingest" if path.startswith(INGEST_PREFIXES) else "read"
 
 
 def presented_key(headers: dict[bytes, bytes]) -> str | None:
@@ -74,12 +128,16 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
     return key or None
 
 
-def _known(key: str | None, keys: Iterable[bytes]) -> bool:
+def _match(key: str | None, keys: list[tuple[bytes, Principal]]) -> Principal | None:
     if key is None:
-        return False
+        return None
     given = key.encode("utf-8", "replace")
+    found = None
     # compare against every key, with no early exit, so timing does not tell which one nearly matched
-    return any([hmac.compare_digest(given, k) for k in keys])  # noqa: C419 (a list: no short-circuit)
+    for k, who in keys:
+        if hmac.compare_digest(given, k):
+            found = who
+    return found
 
 
 class TokenBucket:
@@ -113,11 +171,11 @@ class TokenBucket:
 
 
 class Guard:
-    """ASGI middleware: per-client rate limit (429 + Retry-After), then API keys (401)."""
+    """ASGI middleware: per-client rate limit (429 + Retry-After), then API keys (401) and roles (403)."""
 
-    def __init__(self, app, api_keys: list[str], rate_limit_per_minute: int) -> None:
+    def __init__(self, app, keys: dict[str, Principal], rate_limit_per_minute: int) -> None:
         self.app = app
-        self.keys = [k.encode("utf-8") for k in api_keys if k]
+        self.keys = [(k.encode("utf-8"), who) for k, who in keys.items()]
         self.bucket = TokenBucket(rate_limit_per_minute) if rate_limit_per_minute > 0 else None
 
     async def __call__(self, scope, receive, send):
@@ -125,7 +183,8 @@ class Guard:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         key = presented_key(dict(scope.get("headers") or []))
-        known = _known(key, self.keys)
+        who = _match(key, self.keys)
+        known = who is not None
         if self.bucket is not None and path not in UNLIMITED_PATHS:
             # an unknown key counts against the address, so guessing keys is throttled too
             client = f"key:{key}" if known else f"addr:{(scope.get('client') or ('?', 0))[0]}"
@@ -146,6 +205,12 @@ class Guard:
             resp = problems.problem(401, "Unauthorized", detail)
             resp.headers["WWW-Authenticate"] = 'Bearer realm="paperlens"'
             return await resp(scope, receive, send)
+        if self.keys and known and not _public(path) and not who.can(required_role(path)):
+            role = required_role(path)
+            resp = problems.problem(403, "Forbidden", f"this API key lacks the '{role}' role this endpoint needs",
+                                    role=role)
+            return await resp(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = who if self.keys else LOCAL
         return await self.app(scope, receive, send)
 
 
@@ -157,8 +222,11 @@ def _public(path: str) -> bool:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the guard and CORS around the app; call after every other middleware is added."""
-    app.add_middleware(Guard, api_keys=settings.api_keys, rate_limit_per_minute=settings.rate_limit_per_minute)
+    """Add the guard, CORS and the host check around the app; call after every other middleware is
+    added. Raises PaperlensError for keys that are too short (the server does not start)."""
+    from .hosts import HostCheck
+
+    app.add_middleware(Guard, keys=configured_keys(settings), rate_limit_per_minute=settings.rate_limit_per_minute)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -170,6 +238,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             expose_headers=["Retry-After"],
             max_age=600,
         )
+    app.add_middleware(HostCheck, settings=settings)
 
 
 # --- deadlines --------------------------------------------------------------------------------

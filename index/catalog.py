@@ -291,6 +291,13 @@ class Catalog:
         row = self._db.execute("SELECT body FROM jobs WHERE id=?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Jobs saved as queued or running (by a process that is gone, at start-up), oldest first."""
+        rows = self._db.execute(
+            "SELECT body FROM jobs WHERE json_extract(body, '$.status') IN ('queued', 'running')"
+        ).fetchall()
+        return sorted((json.loads(b) for (b,) in rows), key=lambda j: j.get("created_at") or 0.0)
+
 
 def merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
     """Field-wise merge in priority order: the first non-empty value wins; links/extra are unioned."""

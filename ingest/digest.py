@@ -29,6 +29,7 @@ from paperlens.errors import BadInput
 from paperlens.models import Block, Document, PaperMeta, paper_id_for_arxiv, parse_arxiv_id
 from paperlens.text import is_cjk_heavy
 
+from .files import Budget, Scope, open_bounded
 from .mojibake import LOST, decode_page
 
 
@@ -78,10 +79,13 @@ class _Entry:
     body: list[_Line]
 
 
-def read_digest(path: Path) -> DigestResult:
+def read_digest(path: Path, *, max_bytes: int | None = None, budget: Budget | None = None,
+                scope: Scope | None = None) -> DigestResult:
+    """`max_bytes`: larger pages raise TooLarge; the file is opened without blocking (ingest/files.py)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_bounded(path, max_bytes, budget=budget, scope=scope) as fh:
+            data = fh.read()
     except OSError as exc:
         raise BadInput(f"digest page not readable: {path}: {exc}", path=str(path)) from exc
     lines, repaired, warnings = decode_page(data, path.name)

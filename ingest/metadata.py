@@ -29,9 +29,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from paperlens.errors import BadInput
+from paperlens.errors import BadInput, TooLarge, UnsupportedSource
 from paperlens.models import Block, Document, PaperMeta, paper_id_for_arxiv, parse_arxiv_id
 from paperlens.text import is_cjk_heavy, squash_spaces
+
+from .files import Budget, Scope, bounded, open_bounded
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,18 @@ class BadRecord:
     arxiv_id: str | None = None
 
 
-def read_metadata(path: Path) -> Iterator[Document | BadRecord]:
-    """Yield one Document (kind 'metadata') or BadRecord per non-blank line, streaming."""
+def read_metadata(path: Path, *, max_bytes: int | None = None, budget: Budget | None = None,
+                  scope: Scope | None = None) -> Iterator[Document | BadRecord]:
+    """Yield one Document (kind 'metadata') or BadRecord per non-blank line, streaming. At most
+    `max_bytes` are read (of the inflated text, for a .gz); `budget` is checked as it reads."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"arXiv metadata file not found: {path}", path=str(path))
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"  # by content, not suffix: '.json' dumps are often gzipped
+    try:
+        raw_fh = open_bounded(path, max_bytes, budget=budget, scope=scope)  # a regular file, never blocking
+    except UnsupportedSource as exc:
+        raise BadInput(f"arXiv metadata file not readable: {exc.detail}", path=str(path)) from None
+    gzipped = raw_fh.peek(2)[:2] == b"\x1f\x8b"  # by content, not suffix: '.json' dumps are often gzipped
     line_no = 0
-    with (gzip.open(path, "rb") if gzipped else path.open("rb")) as fh:
+    with raw_fh, (bounded(gzip.GzipFile(fileobj=raw_fh), max_bytes, path.name, budget) if gzipped else raw_fh) as fh:
         try:
             for raw in fh:
                 line_no += 1
@@ -58,6 +63,8 @@ def read_metadata(path: Path) -> Iterator[Document | BadRecord]:
         except (EOFError, OSError, zlib.error) as exc:
             # A truncated download keeps everything read so far; the tail is reported, not raised.
             yield BadRecord(line_no + 1, f"{path.name}: file truncated or corrupt after line {line_no}: {exc}")
+        except TooLarge as exc:  # an inflating .gz past the cap: what was read is kept
+            yield BadRecord(line_no + 1, f"{exc.detail} (max_metadata_mb): the rest of the file was not read")
 
 
 def _parse_line(raw: bytes, line_no: int, path: Path) -> Document | BadRecord:

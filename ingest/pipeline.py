@@ -3,13 +3,14 @@
     paperlens ingest PATH... [--arxiv ID ...] [--arxiv-query Q --max N]
 
 Each path's kind is detected (PDF file, folder, arXiv metadata JSONL, digest page). PDFs are parsed
-in child processes (ingest/pdf.py) on a background thread while the main thread embeds the previous
+in child processes (ingest/pdf/) on a background thread while the main thread embeds the previous
 batch, so parsing and embedding overlap. One bad file never stops a batch: it is reported as failed
 with its reason, and everything else goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import queue
@@ -19,12 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paperlens.errors import BadInput, PaperlensError, UnsupportedSource
+from paperlens.errors import BadInput, PaperlensError, Stopped, UnsupportedSource
 from paperlens.index.library import Library, Pending
-from paperlens.models import Document, PaperMeta
+from paperlens.models import Chunk, Document, PaperMeta
 from paperlens.settings import Settings
 
 from .chunker import chunk_document
+from .files import Budget, Scope, read_head
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +89,12 @@ def suffix_of(path: Path) -> str:
     return ".".join([""] + name.split(".")[-2:]) if name.endswith(".gz") else path.suffix.lower()
 
 
-def detect_kind(path: Path) -> str:
-    """'pdf', 'metadata' or 'digest' for a file; 'dir' for a folder; UnsupportedSource otherwise."""
+def detect_kind(path: Path, scope: Scope | None = None) -> str:
+    """'pdf', 'metadata' or 'digest' for a file; 'dir' for a folder; UnsupportedSource otherwise
+    (a FIFO, a device or a socket too: only regular files are ever opened)."""
+    path = (scope or Scope()).resolve(path)
     if path.is_dir():
         return "dir"
-    if not path.exists():
-        raise UnsupportedSource(f"{path}: no such file or folder", path=str(path))
     suffix = suffix_of(path)
     if suffix in PDF_SUFFIXES:
         return "pdf"
@@ -100,8 +102,7 @@ def detect_kind(path: Path) -> str:
         return "metadata"
     if suffix in DIGEST_SUFFIXES:
         return "digest"
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    head = read_head(path, 8, scope)
     if head.startswith(b"%PDF"):
         return "pdf"
     if head[:2] == b"\x1f\x8b" or head.lstrip()[:1] == b"{":
@@ -112,17 +113,20 @@ def detect_kind(path: Path) -> str:
     )
 
 
-def expand(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """(file, kind) for every path; folders are walked in sorted order, unknown files in them ignored."""
+def expand(paths: Iterable[Path], scope: Scope | None = None, budget: Budget | None = None) -> Iterator[tuple[Path, str]]:
+    """(file, kind) for every path; folders are walked in sorted order (regular files only, dot
+    files and folders skipped unless the scope says so), unknown files in them ignored."""
+    scope = scope or Scope()
     for path in paths:
-        kind = detect_kind(path)
+        path = scope.resolve(path)
+        kind = detect_kind(path, scope)
         if kind != "dir":
             yield path, kind
             continue
-        for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for child in scope.walk(path, budget):
             try:
-                yield child, detect_kind(child)
-            except UnsupportedSource:
+                yield child, detect_kind(child, scope)
+            except BadInput:
                 continue
 
 
@@ -131,10 +135,16 @@ def revision(doc: Document) -> str:
 
 
 class Ingestor:
-    def __init__(self, library: Library, settings: Settings, *, progress: Progress | None = None) -> None:
+    """`scope`: which paths may be read (default: any local path, dot files skipped unless
+    settings.ingest_hidden); `budget`: the job's deadline and cancel flag (default: none)."""
+
+    def __init__(self, library: Library, settings: Settings, *, progress: Progress | None = None,
+                 scope: Scope | None = None, budget: Budget | None = None) -> None:
         self.library = library
         self.settings = settings
         self.progress = progress or (lambda event: None)
+        self.scope = scope or Scope(hidden=settings.ingest_hidden)
+        self.budget = budget or Budget()
         self.count_tokens = library.embedder.token_counter()
         self._batch: list[tuple[Pending, ReportItem]] = []
         self._batch_chunks = 0
@@ -144,7 +154,12 @@ class Ingestor:
 
     # --- entry point ---------------------------------------------------------------------------
     def run(self, request: IngestRequest) -> Report:
-        files = list(expand(request.paths))
+        files: list[tuple[Path, str]] = []
+        for path in request.paths:
+            try:
+                files.extend(expand([path], self.scope, self.budget))
+            except BadInput as exc:  # one unsupported or refused path never stops the batch
+                self.report.add(ReportItem("failed", str(path), reason=exc.detail))
         pdfs = [p for p, k in files if k == "pdf"]
         self._total = len(pdfs) + sum(1 for _, k in files if k != "pdf")
         self._emit("start")
@@ -168,13 +183,16 @@ class Ingestor:
         # The same id can appear several times in a dump (daily crawls): keep its newest version.
         try:
             newest: dict[str, Document] = {}
-            for rec in read_metadata(path):
+            limit = self.settings.max_metadata_mb * 2**20
+            for rec in read_metadata(path, max_bytes=limit, budget=self.budget, scope=self.scope):
                 if isinstance(rec, BadRecord):
                     self.report.add(ReportItem("failed", f"{path}:{rec.line}", "metadata", reason=rec.reason))
                     continue
                 seen = newest.get(rec.meta.paper_id)
                 if seen is None or (rec.meta.arxiv_version or 0) >= (seen.meta.arxiv_version or 0):
                     newest[rec.meta.paper_id] = rec
+        except Stopped:
+            raise
         except (OSError, PaperlensError) as exc:
             self.report.add(ReportItem("failed", str(path), "metadata", reason=str(exc)))
             self._tick(str(path))
@@ -189,7 +207,10 @@ class Ingestor:
         from .digest import read_digest
 
         try:
-            result = read_digest(path)
+            result = read_digest(path, max_bytes=self.settings.max_digest_mb * 2**20, budget=self.budget,
+                                 scope=self.scope)
+        except Stopped:
+            raise
         except (OSError, PaperlensError) as exc:
             self.report.add(ReportItem("failed", str(path), "digest", reason=str(exc)))
             self._tick(str(path))
@@ -224,6 +245,7 @@ class Ingestor:
         self._total += len(papers)
         metas: dict[Path, PaperMeta] = {}
         for paper in papers:
+            self.budget.check()  # downloads are slow (arXiv asks for seconds between requests)
             self._accept(metadata_document(paper.meta))
             try:
                 pdf = source.download_pdf(paper)
@@ -243,34 +265,48 @@ class Ingestor:
         s = self.settings
         results: queue.Queue = queue.Queue(maxsize=s.resolved_parse_workers * 2)
         stop = object()
+        quit_ = threading.Event()  # the consumer stopped early (job cancelled or out of time)
 
         def produce() -> None:
+            parsed = parse_many(
+                paths, workers=s.resolved_parse_workers, timeout_s=s.parse_timeout_s,
+                memory_mb=s.parse_memory_mb, max_pages=s.max_pages, max_bytes=s.max_pdf_mb * 2**20,
+            )
             try:
-                for item in parse_many(
-                    paths, workers=s.resolved_parse_workers, timeout_s=s.parse_timeout_s,
-                    memory_mb=s.parse_memory_mb, max_pages=s.max_pages, max_bytes=s.max_pdf_mb * 2**20,
-                ):
+                for item in parsed:
+                    if quit_.is_set():
+                        break
                     results.put(item)
             except BaseException as exc:  # surfaced in the consumer
                 results.put(exc)
             finally:
+                parsed.close()  # kills the children still parsing
                 results.put(stop)
 
         # Parsing runs in child processes fed by this thread while the main thread embeds.
         thread = threading.Thread(target=produce, name="pdf-parse", daemon=True)
         thread.start()
-        while (item := results.get()) is not stop:
-            if isinstance(item, BaseException):
-                raise item
-            path, parsed = item
-            if isinstance(parsed, PaperlensError):
-                self.report.add(ReportItem("failed", str(path), "pdf", reason=str(parsed)))
-            else:
-                if path in known:
-                    parsed.meta = merge_arxiv_meta(parsed.meta, known[path])
-                self._accept(parsed)
-            self._tick(str(path))
-        thread.join()
+        try:
+            while (item := results.get()) is not stop:
+                if isinstance(item, BaseException):
+                    raise item
+                path, parsed = item
+                if isinstance(parsed, PaperlensError):
+                    self.report.add(ReportItem("failed", str(path), "pdf", reason=str(parsed)))
+                else:
+                    if path in known:
+                        parsed.meta = merge_arxiv_meta(parsed.meta, known[path])
+                    self._accept(parsed)
+                self._tick(str(path))
+        finally:
+            if thread.is_alive():  # stopped early: let the producer see it, and unblock its put()
+                quit_.set()
+                while thread.is_alive() or not results.empty():
+                    try:
+                        results.get(timeout=0.1)
+                    except queue.Empty:
+                        pass
+            thread.join()
 
     # --- documents -> library ------------------------------------------------------------------
     def _accept(self, doc: Document) -> None:
@@ -298,10 +334,12 @@ class Ingestor:
             return
         if state and state.complete_rev:
             item.status = "replaced"
+        distinct, repeated_pages = distinct_pages(doc)
         chunks = chunk_document(
-            doc, rev=rev, max_tokens=self.settings.chunk_tokens,
+            distinct, rev=rev, max_tokens=self.settings.chunk_tokens,
             overlap_tokens=self.settings.chunk_overlap_tokens, count_tokens=self.count_tokens,
         )
+        chunks = self._bounded(chunks, repeated_pages, item)
         if not chunks:
             item.status, item.reason = "skipped", "no text left after cleaning"
             self.report.add(item)
@@ -311,6 +349,27 @@ class Ingestor:
         self._batch_chunks += len(chunks)
         if self._batch_chunks >= WRITE_BATCH_CHUNKS or len(self._batch) >= WRITE_BATCH_DOCS:
             self._flush()
+
+    def _bounded(self, chunks: list[Chunk], repeated_pages: int, item: ReportItem) -> list[Chunk]:
+        """Copies cost embedding time and add nothing to search: drop repeated chunks, then cap the
+        document at max_chunks_per_document; the report says what was dropped."""
+        seen: set[str] = set()
+        kept = []
+        for c in chunks:
+            key = " ".join(c.text.split())
+            if key not in seen:
+                seen.add(key)
+                kept.append(c)
+        if repeated_pages:
+            item.warnings.append(f"{repeated_pages} pages repeating an earlier page's text were not indexed")
+        if len(kept) < len(chunks):
+            item.warnings.append(f"{len(chunks) - len(kept)} chunks repeating an earlier chunk were not indexed")
+        cap = self.settings.max_chunks_per_document
+        if cap and len(kept) > cap:
+            item.warnings.append(f"truncated: {len(kept) - cap} chunks past the limit of {cap} per document "
+                                 "(max_chunks_per_document) were not indexed")
+            kept = kept[:cap]
+        return kept
 
     def _flush(self) -> None:
         if not self._batch:
@@ -339,11 +398,31 @@ class Ingestor:
 
     # --- progress ------------------------------------------------------------------------------
     def _tick(self, current: str) -> None:
+        self.budget.check()  # a cancelled or overdue job stops here, between sources
         self._done += 1
         self._emit("progress", current=current)
 
     def _emit(self, phase: str, **extra: Any) -> None:
         self.progress({"phase": phase, "done": self._done, "total": self._total, **self.report.counts(), **extra})
+
+
+def distinct_pages(doc: Document) -> tuple[Document, int]:
+    """The document without the pages whose text repeats an earlier page's (whitespace aside), and
+    how many were dropped: 500 copies of one page are one page of content."""
+    pages: dict[int, list[str]] = {}
+    for b in doc.blocks:
+        if b.page > 0:
+            pages.setdefault(b.page, []).append(" ".join(b.text.split()))
+    seen: set[str] = set()
+    repeated: set[int] = set()
+    for page, texts in pages.items():
+        key = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+        if key in seen and any(texts):
+            repeated.add(page)
+        seen.add(key)
+    if not repeated:
+        return doc, 0
+    return dataclasses.replace(doc, blocks=[b for b in doc.blocks if b.page not in repeated]), len(repeated)
 
 
 def metadata_document(meta: PaperMeta) -> Document:

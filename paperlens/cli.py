@@ -298,18 +298,10 @@ def _papers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from paperlens.api.server import serve
 
-    from paperlens.api.app import create_app
-
-    host = args.host or settings.host
-    port = args.port or settings.port
-    from paperlens.api.security import check_bind
-
-    check_bind(host, settings)  # no keys on a non-loopback address: refuse, naming the setting
-    app = create_app(settings)
-    print(f"paperlens: serving on http://{host}:{port}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    # opens the data dir first: a locked one ends here with the lock's message only
+    serve(settings, args.host or settings.host, args.port or settings.port)
     return 0
 
 

@@ -3,8 +3,12 @@
     PaperlensError                  every error we raise on purpose; carries a JSON-able problem
     ├── BadInput                    the user's input is wrong (HTTP 400/422); names the input
     │   ├── UnsupportedSource       a path/URL that no ingester understands
-    │   └── TooLarge                an upload or file over the configured limit (413)
+    │   ├── TooLarge                an upload or file over the configured limit (413)
+    │   └── Forbidden               a server path or role the caller may not use (403)
     ├── NotFound                    a paper / chunk / job id that does not exist (404)
+    ├── Overloaded                  a bounded queue is full; retry later (503 + Retry-After)
+    ├── InsufficientStorage         the uploads quota is used up (507)
+    ├── Stopped                     an ingest job was cancelled or ran past its time limit
     ├── ParseError                  a document could not be parsed (file named, page when known)
     ├── SourceError                 a remote source (arXiv) failed after retries
     ├── StoreError                  the vector store failed or is misconfigured
@@ -60,9 +64,31 @@ class TooLarge(BadInput):
     title = "Too large"
 
 
+class Forbidden(BadInput):
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(PaperlensError):
     status = 404
     title = "Not found"
+
+
+class Overloaded(PaperlensError):
+    """`retry_after_s` (in extra) becomes the Retry-After header."""
+
+    status = 503
+    title = "Busy"
+
+
+class InsufficientStorage(PaperlensError):
+    status = 507
+    title = "Insufficient storage"
+
+
+class Stopped(PaperlensError):
+    status = 409
+    title = "Job stopped"
 
 
 class ParseError(PaperlensError):

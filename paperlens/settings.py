@@ -11,8 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["read", "ingest", "admin"]
+ROLES: tuple[Role, ...] = ("read", "ingest", "admin")
+
+
+class ApiKey(BaseModel):
+    """One entry of PAPERLENS_API_KEYS: a key and what it may do (a plain string: every role)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    roles: list[Role] = Field(default_factory=lambda: list(ROLES))
 
 
 class Settings(BaseSettings):
@@ -123,6 +134,21 @@ class Settings(BaseSettings):
     )
     max_pdf_mb: int = Field(100, description="Largest PDF accepted, in MiB.")
     max_pages: int = Field(2000, description="PDFs with more pages are parsed up to this page and flagged.")
+    max_digest_mb: int = Field(16, description="Largest digest page (.md/.txt) read, in MiB; a larger one is reported as failed.")
+    max_metadata_mb: int = Field(
+        2048, description="Largest arXiv metadata dump read, in MiB (of decompressed bytes for .gz); past it the rest "
+        "of the file is reported as failed."
+    )
+    max_chunks_per_document: int = Field(
+        3000,
+        description="Most chunks one document may add; identical pages and identical chunks of a document are "
+        "dropped first, then chunks past this limit, and the report says so. Bounds what one file can cost to embed.",
+    )
+    ingest_hidden: bool = Field(
+        False,
+        description="Also ingest dot files and files in dot folders (.git, .cache, ...) found in a folder; off: "
+        "they are skipped, and the API refuses a path that names one.",
+    )
 
     # --- arXiv ---------------------------------------------------------------------------------
     arxiv_api_url: str = Field(
@@ -211,24 +237,74 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
     port: int = Field(8000, description="Port `paperlens serve` listens on.")
     max_upload_mb: int = Field(100, description="Largest request body (PDF uploads included), in MiB.")
-    api_keys: list[str] = Field(
+    max_json_body_kb: int = Field(
+        1024, description="Largest request body that is not a multipart upload (JSON), in KiB: it is parsed whole "
+        "before its fields are checked. The largest valid request (100 paths of 4096 characters) is ~400 KiB."
+    )
+    max_upload_disk_mb: int = Field(
+        2048,
+        description="Most disk the uploads folder may hold (uploads waiting for their job, plus kept originals), "
+        "in MiB; an upload past it is refused with 507 and leaves nothing behind.",
+    )
+    keep_uploads: bool = Field(
+        False,
+        description="Keep uploaded PDFs after their job (in data_dir/uploads/kept, counted in max_upload_disk_mb); "
+        "off: an upload is deleted once ingested or failed (its parsed text stays in the index).",
+    )
+    body_timeout_s: float = Field(
+        60.0, description="Longest a client may take to send one request body; past it the request gets 408 and the "
+        "connection is closed (slow or stalled uploads do not hold the server)."
+    )
+    ingest_roots: list[Path] = Field(
         default_factory=list,
-        description="API keys (JSON list, e.g. '[\"k1\",\"k2\"]'). Empty: no keys needed, which is allowed only "
+        description="Folders on the server whose files POST /api/ingest {\"paths\"} may read (JSON list). Empty: "
+        "the API refuses every server path (403) and ingests uploads and arXiv papers only. Paths are resolved "
+        "(symlinks, '..') and must stay inside a root; only regular files are read. The CLI reads any local path.",
+    )
+    job_timeout_s: float = Field(
+        3600.0, description="Longest one API ingest job may run; past it the job stops (after the file in progress) "
+        "and reads 'failed'. What it finished stays ingested."
+    )
+    ingest_queue_max: int = Field(
+        32, description="Most API ingest jobs queued at once; past it POST /api/ingest[/upload] gets 503 with "
+        "Retry-After."
+    )
+    answer_queue_max: int = Field(
+        8, description="Most summary, comparison, roundup and answer requests running or waiting at once; past it "
+        "503 with Retry-After (2 run at a time: the rest wait)."
+    )
+    api_keys: list[str | ApiKey] = Field(
+        default_factory=list,
+        description="API keys (JSON list) of at least 16 characters: plain strings (every role) or "
+        "'{\"key\": \"...\", \"roles\": [\"read\"]}' with roles 'read' (search, papers, answers), 'ingest' "
+        "(ingest, uploads, own jobs) and 'admin' (every job). Empty: no keys needed, which is allowed only "
         "when the server binds to a loopback address. Set: every endpoint but /healthz needs "
-        "'Authorization: Bearer KEY' or 'X-API-Key: KEY' (401 otherwise).",
+        "'Authorization: Bearer KEY' or 'X-API-Key: KEY' (401 otherwise; 403 without the role).",
     )
     rate_limit_per_minute: int = Field(
         600, description="Requests per minute allowed per API key (per client address without keys); 0: no limit. Over it: 429."
     )
     cors_origins: list[str] = Field(
         default_factory=list,
-        description="Origins allowed to call the API from a browser (JSON list); empty: same origin only.",
+        description="Origins allowed to call the API from a browser (JSON list); empty: same origin only. A POST "
+        "whose Origin header is neither the server's own nor listed here gets 403.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (Host header) the API answers to besides the bind address, localhost, 127.0.0.1 "
+        "and ::1 (JSON list; '*' any): a name behind a proxy or DNS alias. Others get 400, so a DNS-rebinding "
+        "page cannot reach the API.",
     )
 
     @field_validator("data_dir", "models_dir")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None
+
+    @field_validator("ingest_roots")
+    @classmethod
+    def _roots(cls, v: list[Path]) -> list[Path]:
+        return [p.expanduser().resolve() for p in v]
 
     @property
     def resolved_models_dir(self) -> Path:
@@ -246,11 +322,20 @@ def load_settings(**overrides) -> Settings:
     return Settings(**overrides)
 
 
+def _default(f):
+    """A field's default as a user would write it ('[]' for a list made by default_factory)."""
+    if f.default_factory is not None:
+        import json
+
+        return json.dumps(f.default_factory())
+    return f.default
+
+
 def settings_markdown() -> str:
     """The README's settings table (tests check the README holds exactly this)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, f in Settings.model_fields.items():
-        default = "(unset)" if f.default is None else ("''" if f.default == "" else str(f.default))
+        default = "(unset)" if f.default is None else ("''" if f.default == "" else str(_default(f)))
         rows.append(f"| `PAPERLENS_{name.upper()}` | `{default}` | {f.description} |")
     return "\n".join(rows) + "\n"
 
@@ -259,7 +344,7 @@ def env_example() -> str:
     """The text of .env.example (tests check it is up to date)."""
     out = ["# Every paperlens setting with its default. Copy to .env and uncomment what you change.\n"]
     for name, f in Settings.model_fields.items():
-        value = "" if f.default is None else f.default
+        value = "" if f.default is None else _default(f)
         out.append(f"# {f.description}\n# PAPERLENS_{name.upper()}={value}\n")
     return "\n".join(out)
 

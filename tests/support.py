@@ -54,8 +54,10 @@ def serving(app):
 
     import uvicorn
 
+    from paperlens.api.server import uvicorn_config
+
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))  # the configuration `paperlens serve` runs
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -68,6 +70,20 @@ def serving(app):
     finally:
         srv.should_exit = True
         thread.join(30)
+
+
+def start_server(stack: contextlib.ExitStack, data_dir: Path, embedder, xling, **overrides):
+    """An httpx client on a real server running create_app(settings with `overrides`) over a fresh
+    library in `data_dir`; everything is closed when `stack` closes."""
+    import httpx
+
+    from paperlens.api.app import create_app
+    from paperlens.ingest.pipeline import open_library
+
+    library = open_library(make_settings(data_dir, **overrides), embedder=embedder, xling=xling)
+    stack.callback(library.close)
+    base = stack.enter_context(serving(create_app(library.settings, library)))
+    return stack.enter_context(httpx.Client(base_url=base, timeout=120))
 
 
 def assert_problem(r, status: int) -> dict:

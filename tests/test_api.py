@@ -17,7 +17,8 @@ from test_pipeline import RECORDS
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, embedder, xling):
     tmp = tmp_path_factory.mktemp("api")
-    settings = make_settings(tmp / "data", max_upload_mb=1)
+    (tmp / "shared").mkdir()
+    settings = make_settings(tmp / "data", max_upload_mb=1, ingest_roots=[tmp / "shared"])
     library = open_library(settings, embedder=embedder, xling=xling)
     with serving(create_app(settings, library)) as base, httpx.Client(base_url=base, timeout=120) as client:
         yield client, tmp
@@ -35,7 +36,7 @@ def _wait_job(client: httpx.Client, job_id: str) -> dict:
 
 def test_ingest_job_then_search_papers_chunks(server):
     client, tmp = server
-    src = write_jsonl(tmp / "meta.jsonl", RECORDS)
+    src = write_jsonl(tmp / "shared" / "meta.jsonl", RECORDS)
     r = client.post("/api/ingest", json={"paths": [str(src)]})
     assert r.status_code == 202
     job = _wait_job(client, r.json()["job_id"])
@@ -91,7 +92,7 @@ def test_not_json_and_unknown_ids(server):
     assert_problem(client.get("/api/chunks/not-a-uuid"), 400)
     assert_problem(client.get("/api/chunks/00000000-0000-0000-0000-000000000000"), 404)
     assert_problem(client.get("/api/jobs/nope"), 404)
-    assert "does not exist" in assert_problem(client.post("/api/ingest", json={"paths": ["/no/such/file.pdf"]}), 400)["detail"]
+    assert "may ingest" in assert_problem(client.post("/api/ingest", json={"paths": ["/no/such/file.pdf"]}), 403)["detail"]
     assert_problem(client.post("/api/ingest", json={}), 400)
 
 

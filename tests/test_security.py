@@ -12,12 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from paperlens.api import problems
-from paperlens.api.app import create_app
 from paperlens.api.security import TokenBucket, check_bind, is_loopback, run_with_deadline, run_with_deadline_async
 from paperlens.errors import GenerationTimeout, PaperlensError
-from paperlens.ingest.pipeline import open_library
 
-from support import assert_problem, make_settings, serving
+from support import assert_problem, make_settings, serving, start_server
 
 ORIGIN = "https://ui.example.org"
 
@@ -28,11 +26,7 @@ def start(tmp_path_factory, embedder, xling):
     stack = contextlib.ExitStack()
 
     def _start(**overrides) -> httpx.Client:
-        settings = make_settings(tmp_path_factory.mktemp("sec") / "data", **overrides)
-        library = open_library(settings, embedder=embedder, xling=xling)
-        stack.callback(library.close)
-        base = stack.enter_context(serving(create_app(settings, library)))
-        return stack.enter_context(httpx.Client(base_url=base, timeout=60))
+        return start_server(stack, tmp_path_factory.mktemp("sec") / "data", embedder, xling, **overrides)
 
     with stack:
         yield _start
@@ -40,7 +34,7 @@ def start(tmp_path_factory, embedder, xling):
 
 @pytest.fixture(scope="module")
 def keyed(start):
-    return start(api_keys=["alpha-key", "beta-key"], rate_limit_per_minute=0, cors_origins=[ORIGIN], max_upload_mb=1)
+    return start(api_keys=["alpha-key-0123456789", "beta-key-0123456789"], rate_limit_per_minute=0, cors_origins=[ORIGIN], max_upload_mb=1)
 
 
 # --- bind check ------------------------------------------------------------------------------
@@ -60,7 +54,9 @@ def test_exposed_hosts_need_keys(host, tmp_path):
     assert host in info.value.detail
     with pytest.raises(PaperlensError):
         check_bind(host, make_settings(tmp_path, api_keys=[""]))  # an empty key is no key
-    check_bind(host, make_settings(tmp_path, api_keys=["k"]))
+    with pytest.raises(PaperlensError, match="at least 16"):
+        check_bind(host, make_settings(tmp_path, api_keys=["k"]))  # a short key is refused at start
+    check_bind(host, make_settings(tmp_path, api_keys=["k" * 16]))
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -79,18 +75,18 @@ def test_keys_guard_every_endpoint_but_healthz_and_the_ui_files(keyed):
     r = keyed.get("/api/papers")
     assert r.headers["www-authenticate"].startswith("Bearer")
 
-    assert "not one of" in assert_problem(keyed.get("/api/papers", headers={"X-API-Key": "gamma-key"}), 401)["detail"]
-    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key-but-longer"}), 401)
-    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Basic alpha-key"}), 401)
+    assert "not one of" in assert_problem(keyed.get("/api/papers", headers={"X-API-Key": "gamma-key-0123456789"}), 401)["detail"]
+    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key-0123456789-but-longer"}), 401)
+    assert_problem(keyed.get("/api/papers", headers={"Authorization": "Basic alpha-key-0123456789"}), 401)
 
-    assert keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key"}).json()["total"] == 0
-    assert keyed.get("/api/papers", headers={"X-API-Key": "beta-key"}).status_code == 200
-    assert keyed.get("/readyz", headers={"X-API-Key": "beta-key"}).json()["status"] == "ready"
-    assert keyed.get("/openapi.json", headers={"X-API-Key": "beta-key"}).status_code == 200
+    assert keyed.get("/api/papers", headers={"Authorization": "Bearer alpha-key-0123456789"}).json()["total"] == 0
+    assert keyed.get("/api/papers", headers={"X-API-Key": "beta-key-0123456789"}).status_code == 200
+    assert keyed.get("/readyz", headers={"X-API-Key": "beta-key-0123456789"}).json()["status"] == "ready"
+    assert keyed.get("/openapi.json", headers={"X-API-Key": "beta-key-0123456789"}).status_code == 200
 
 
 def test_errors_behind_the_key_are_problems(keyed):
-    h = {"X-API-Key": "alpha-key"}
+    h = {"X-API-Key": "alpha-key-0123456789"}
     assert_problem(keyed.get("/no/such/route", headers=h), 404)
     r = keyed.get("/api/search", headers=h)
     assert assert_problem(r, 405)["title"] == "Method Not Allowed" and "POST" in r.headers["allow"]
@@ -106,9 +102,9 @@ def test_body_limit_composes_with_keys(keyed):
 
     ctype = {"content-type": "multipart/form-data; boundary=b"}
     assert_problem(keyed.post("/api/ingest/upload", content=chunked(), headers=ctype), 401)  # refused before reading
-    assert_problem(keyed.post("/api/ingest/upload", content=chunked(), headers={**ctype, "X-API-Key": "alpha-key"}), 413)
+    assert_problem(keyed.post("/api/ingest/upload", content=chunked(), headers={**ctype, "X-API-Key": "alpha-key-0123456789"}), 413)
     big = b"%PDF-" + b"0" * (2 << 20)
-    assert_problem(keyed.post("/api/ingest/upload", files={"files": ("a.pdf", big)}, headers={"X-API-Key": "alpha-key"}), 413)
+    assert_problem(keyed.post("/api/ingest/upload", files={"files": ("a.pdf", big)}, headers={"X-API-Key": "alpha-key-0123456789"}), 413)
 
 
 # --- CORS ------------------------------------------------------------------------------------
@@ -124,11 +120,11 @@ def test_cors_allows_the_configured_origin_only(keyed):
     r = keyed.options("/api/search", headers={**pre, "Origin": "https://evil.example"})
     assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
 
-    r = keyed.get("/api/papers", headers={"Origin": ORIGIN, "X-API-Key": "alpha-key"})
+    r = keyed.get("/api/papers", headers={"Origin": ORIGIN, "X-API-Key": "alpha-key-0123456789"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
     r = keyed.get("/api/papers", headers={"Origin": ORIGIN})  # the page can read why it was refused
     assert r.status_code == 401 and r.headers["access-control-allow-origin"] == ORIGIN
-    r = keyed.get("/api/papers", headers={"Origin": "https://evil.example", "X-API-Key": "alpha-key"})
+    r = keyed.get("/api/papers", headers={"Origin": "https://evil.example", "X-API-Key": "alpha-key-0123456789"})
     assert "access-control-allow-origin" not in r.headers
 
 
@@ -149,8 +145,8 @@ def test_rate_limit_per_client_address_without_keys(start):
 
 
 def test_rate_limit_per_key_and_key_guessing_is_throttled(start):
-    client = start(api_keys=["k1", "k2"], rate_limit_per_minute=3)
-    k1, k2 = {"X-API-Key": "k1"}, {"Authorization": "Bearer k2"}
+    client = start(api_keys=["k1-0123456789abcdef", "k2-0123456789abcdef"], rate_limit_per_minute=3)
+    k1, k2 = {"X-API-Key": "k1-0123456789abcdef"}, {"Authorization": "Bearer k2-0123456789abcdef"}
     assert [client.get("/api/papers", headers=k1).status_code for _ in range(4)] == [200, 200, 200, 429]
     assert client.get("/api/papers", headers=k2).status_code == 200  # its own bucket
     # wrong keys count against the address: after 3 refusals the guesser is slowed to 1 per 20 s

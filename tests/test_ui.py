@@ -356,7 +356,7 @@ def test_narrow_window_has_no_sideways_scroll(ui):
 
 
 def test_api_key_prompted_once_and_sent(chromium, tmp_path, embedder, xling):
-    settings = make_settings(tmp_path / "data", api_keys=["ui-test-key-123"])
+    settings = make_settings(tmp_path / "data", api_keys=["ui-test-key-1234567"])
     library = open_library(settings, embedder=embedder, xling=xling)
     with serving(create_app(settings, library)) as base:
         _key_prompt(chromium, base)
@@ -372,14 +372,38 @@ def _key_prompt(chromium, base: str) -> None:
         page.goto("/#/papers")
         page.wait_for_selector("#key-dialog[open]")
         assert "API key" in page.text_content("#key-reason")
-        page.fill("#key-input", "ui-test-key-123")
+        page.fill("#key-input", "ui-test-key-1234567")
         page.click("#key-form button[value=ok]")
         status = _status_done(page, "#papers-status")
         assert "0 papers in the library" in status, status
         page.goto("/#/search?q=diffusion")
         assert "No passages" in _status_done(page, "#search-status")
-        assert page.evaluate("sessionStorage.getItem('paperlens.apiKey')") == "ui-test-key-123"
-        assert sent[-2:] == ["Bearer ui-test-key-123"] * 2  # the papers retry and the search
+        assert page.evaluate("sessionStorage.getItem('paperlens.apiKey')") == "ui-test-key-1234567"
+        assert sent[-2:] == ["Bearer ui-test-key-1234567"] * 2  # the papers retry and the search
         assert page.locator("#key-dialog[open]").count() == 0
     finally:
         context.close()
+
+
+# --- CSV export -----------------------------------------------------------------------------------
+
+
+def test_csv_cells_that_could_be_formulas_are_defused(chromium, tmp_path, embedder, xling):
+    """ui/app.js csvField on the page itself: a cell a spreadsheet would run gets a leading quote."""
+    settings = make_settings(tmp_path / "data")
+    library = open_library(settings, embedder=embedder, xling=xling)
+    with serving(create_app(settings, library)) as base:
+        context = chromium.new_context(base_url=base)
+        try:
+            page = context.new_page()
+            page.goto("/")
+            cells = ["=1+1", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", " =1+1", "\u3000+1",
+                     "  @x", "-0.5"]
+            out = page.evaluate("(cells) => cells.map(csvField)", cells)
+            assert out == ['"' + "'" + c + '"' for c in cells], out
+            safe = ["28.1 dB", "PSNR", "a=b", "x - y", ""]
+            assert page.evaluate("(cells) => cells.map(csvField)", safe) == [f'"{c}"' for c in safe]
+            assert page.evaluate("csvField('say \"hi\"')") == '"say ""hi"""'
+        finally:
+            context.close()
+    library.close()

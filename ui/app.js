@@ -567,10 +567,12 @@ function compareCell(cell, passage) {
   return el("td", {}, el("span", { class: "s-text" }, cell.value), " ", citations(cell.citations, passage).buttons);
 }
 
-/** A spreadsheet cell: quoted, and defused when it would start a formula (text from PDFs). */
+/** A spreadsheet cell: quoted, and defused when it could start a formula (text from PDFs): a cell
+ * starting with = + - @, a tab or a carriage return, also after leading spaces, gets a leading '
+ * (numbers too: "-2+3+cmd|..." is a number to a spreadsheet until it is a command). */
 function csvField(v) {
   let s = String(v ?? "");
-  if (/^[=@\t\r]/.test(s) || /^[+-](?![\d.\s])/.test(s)) s = `'${s}`;
+  if (/^[\t\r]|^\s*[=+\-@]/.test(s)) s = `'${s}`;
   return `"${s.replace(/"/g, '""')}"`;
 }
 
