@@ -15,11 +15,11 @@ import json
 import re
 import time
 
+import httpx
 import pytest
 from fake_llm import ScriptedLLM
-from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
-from support import assert_problem, make_settings, write_jsonl
+from support import assert_problem, make_settings, serving, write_jsonl
 from test_injection import TITLE, paper_pdf
 
 from paperlens.answer.citation import iter_citations
@@ -204,7 +204,7 @@ def test_a_failing_model_fails_the_answer_with_our_error(lib_settings):
     with pytest.raises(GenerationError, match="down"):
         Answerer(lib, settings, broken).ask(QUESTION)
     app = create_app(settings, lib)
-    with TestClient(app) as client:
+    with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         app.state.answerer = Answerer(lib, settings, broken)
         body = assert_problem(client.post("/api/ask", json={"question": QUESTION}), 502)
         assert "down" in body["detail"]
